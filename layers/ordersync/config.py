@@ -1,0 +1,48 @@
+"""Configuration read from environment variables, which ``template.yaml`` sets from its Parameters
+and from its resources. Nothing here knows a host name: every endpoint is configuration."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    stage: str = "dev"
+    ticketscloud_base_url: str = ""
+    ticketscloud_secret_name: str = ""
+    ticketscloud_timezone: str = "Europe/Moscow"
+    bizon365_base_url: str = ""
+    bizon365_project_id: str = ""
+    bizon365_secret_name: str = ""
+    ecards_base_url: str = ""
+    ecards_secret_name: str = ""
+
+    orders_table: str = ""
+    poll_state_table: str = ""
+    actions_table: str = ""
+    clients_table: str = ""
+    idempotency_table: str = ""
+    actions_queue_url: str = ""
+    event_bus_name: str = ""
+
+    poll_lookback_minutes: int = Field(default=60 * 24, ge=0)
+    poll_concurrency: int = Field(default=4, ge=1, le=32)
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read every field from the upper-cased environment variable of the same name."""
+        env = os.environ if environ is None else environ
+        values = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
+        return cls.model_validate(values)
+
+
+@cache
+def settings() -> Settings:
+    """The process-wide settings, read once per Lambda container."""
+    return Settings.from_env()

@@ -1,0 +1,1 @@
+"""Platform clients: one module per partner platform, all behind ``PlatformClient``."""

@@ -1,0 +1,193 @@
+"""What every platform client shares: the interface the pollers and the worker use, and the HTTP transport.
+
+The transport turns HTTP outcomes into the error classes of ``ordersync.errors`` and retries, with
+exponential backoff and full jitter, only requests that are safe to repeat.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, Self, runtime_checkable
+
+import httpx
+
+from ordersync.errors import (
+    AuthenticationError,
+    MalformedResponseError,
+    OutcomeUnknownError,
+    PermanentError,
+    PlatformError,
+    RetryableError,
+)
+from ordersync.models import OrderPage, Platform
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff and full jitter; ``Retry-After`` wins when it is longer."""
+
+    attempts: int = 4
+    base_delay: float = 0.2
+    max_delay: float = 5.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        backoff = random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+        if retry_after is not None:
+            return min(max(backoff, retry_after), self.max_delay * 4)
+        return backoff
+
+
+NO_RETRY = RetryPolicy(attempts=1)
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A platform-neutral page request. Each client maps it onto its own parameters and ignores what
+    its platform cannot filter on (e-cards has no filters at all)."""
+
+    page: int = 1
+    page_size: int | None = None  # None: the platform's largest page
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    raw_statuses: tuple[str, ...] = ()
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class PlatformClient(Protocol):
+    """The interface the pollers use. Platform-specific actions live on the concrete clients."""
+
+    platform: Platform
+    max_page_size: int
+
+    def list_orders(self, query: ListQuery) -> OrderPage: ...
+
+    def close(self) -> None: ...
+
+
+class HttpTransport:
+    """One pooled ``httpx.Client`` per platform, with explicit timeouts and error classification."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = RetryPolicy(),
+        sleep: Callable[[float], None] = time.sleep,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        self.platform = platform
+        self.retry = retry
+        self._sleep = sleep
+        self._client = http_client or httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers=dict(headers or {}),
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=20),
+        )
+        self.requests_sent = 0
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        retry_safe: bool = True,
+        expect_json: bool = True,
+    ) -> Any:
+        """Send one request and return its decoded JSON (``None`` for an empty body).
+
+        ``retry_safe=False`` marks a request that must not be repeated blindly: a lost answer then raises
+        ``OutcomeUnknownError`` at once so that the caller can check before it sends again.
+        """
+        attempts = self.retry.attempts if retry_safe else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._send_once(method, path, params=params, json=json, expect_json=expect_json)
+            except RetryableError as error:
+                if not retry_safe and error.status_code is None:
+                    raise OutcomeUnknownError(
+                        self.platform, f"{method} {path}: answer lost ({error.message})"
+                    ) from error
+                if attempt >= attempts:
+                    raise
+                self._sleep(self.retry.delay(attempt, error.retry_after))
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _send_once(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None, json: Any, expect_json: bool
+    ) -> Any:
+        self.requests_sent += 1
+        try:
+            response = self._client.request(method, path, params=params, json=json)
+        except httpx.TimeoutException as error:
+            raise RetryableError(self.platform, f"{method} {path}: timed out ({type(error).__name__})") from error
+        except httpx.TransportError as error:
+            raise RetryableError(self.platform, f"{method} {path}: connection failed ({error})") from error
+        self._raise_for_status(method, path, response)
+        if not response.content.strip():
+            return None
+        try:
+            return response.json()
+        except ValueError as error:
+            if not expect_json:
+                return None
+            raise MalformedResponseError(
+                self.platform,
+                f"{method} {path}: answered {response.status_code} with a body that is not JSON",
+                status_code=response.status_code,
+                body=response.text[:500],
+            ) from error
+
+    def _raise_for_status(self, method: str, path: str, response: httpx.Response) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        body = _body_of(response)
+        message = f"{method} {path}: HTTP {status}"
+        error: PlatformError
+        if status in (401, 403):
+            error = AuthenticationError(self.platform, message, status_code=status, body=body)
+        elif status in (409, 429) or status >= 500:
+            error = RetryableError(
+                self.platform, message, status_code=status, body=body, retry_after=_retry_after(response)
+            )
+        else:
+            error = PermanentError(self.platform, message, status_code=status, body=body)
+        raise error
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _body_of(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:2000]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,282 @@
+"""Shared machinery of the platform simulators: a real HTTP server on 127.0.0.1, a controllable clock,
+fault injection, and a log of every request a test can assert on.
+
+A simulator subclasses ``PlatformSimulator`` and registers routes; it never deals with sockets.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar, Self
+from urllib.parse import parse_qs, urlsplit
+
+from ordersync.models import Platform
+
+
+class SimClock:
+    """The simulator's notion of now: real time plus an offset tests can move forward."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._offset = timedelta(0) if start is None else start - datetime.now(UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._offset += delta
+
+
+@dataclass
+class Faults:
+    """Fault injection, set per simulator while it runs. Shares are probabilities in [0, 1]."""
+
+    latency: float = 0.0  # seconds added to every request
+    rate_limit_share: float = 0.0  # answer 429 with Retry-After
+    retry_after: float = 0.05  # seconds, sent with each 429
+    server_error_share: float = 0.0  # answer 500/502/503
+    malformed_share: float = 0.0  # answer 200 with a body that is not JSON
+    timeout_share: float = 0.0  # hold the request for ``timeout_hold`` seconds before answering
+    timeout_hold: float = 2.0
+    fail_next: list[int] = field(default_factory=list)  # answer these status codes to the next requests, in turn
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    headers: dict[str, str]
+    received_at: datetime
+    finished_at: datetime | None
+    status: int
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+    path_params: dict[str, str]
+
+    def arg(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else None
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # sent as-is instead of JSON-encoding ``body``
+
+
+class HttpError(Exception):
+    """Raised by a route to answer with an error status and a JSON body."""
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+Handler = Callable[[Request], Response]
+
+
+class PlatformSimulator:
+    """Base of the three simulators. Subclasses call ``self.route`` in ``__init__`` and implement
+    ``authenticate``."""
+
+    platform: ClassVar[Platform]
+
+    def __init__(self, *, seed: int = 1, clock: SimClock | None = None) -> None:
+        self.seed = seed
+        self.random = random.Random(seed)
+        self.clock = clock or SimClock()
+        self.faults = Faults()
+        self.lock = threading.RLock()
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._requests: list[RecordedRequest] = []
+        self._fault_random = random.Random(seed + 1)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- routing -------------------------------------------------------------------------------
+    def route(self, method: str, pattern: str, handler: Handler) -> None:
+        """Register ``handler`` for ``method`` and a path pattern such as ``/v1/orders/{order_id}/status``."""
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern.rstrip("/") or "/")
+        self._routes.append((method.upper(), re.compile(f"^{regex}/?$"), handler))
+
+    def authenticate(self, request: Request) -> None:
+        """Raise ``HttpError(401, ...)`` unless the request carries the platform's credentials."""
+        raise NotImplementedError
+
+    # -- what tests read -----------------------------------------------------------------------
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self.lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        with self.lock:
+            self._requests.clear()
+
+    # -- serving -------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the simulator is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> Self:
+        simulator = self
+
+        class _RequestHandler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                simulator._dispatch(self)
+
+            def do_POST(self) -> None:
+                simulator._dispatch(self)
+
+            def do_PATCH(self) -> None:
+                simulator._dispatch(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: requests are recorded on the simulator instead."""
+
+        self._server = ThreadingHTTPServer((host, port), _RequestHandler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"{self.platform.value}-simulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    @contextmanager
+    def running(self, port: int = 0) -> Iterator[Self]:
+        self.start(port)
+        try:
+            yield self
+        finally:
+            self.stop()
+
+    def _dispatch(self, http: BaseHTTPRequestHandler) -> None:
+        received_at = self.clock.now()
+        split = urlsplit(http.path)
+        length = int(http.headers.get("Content-Length") or 0)
+        raw_body = http.rfile.read(length) if length else b""
+        headers = {key.lower(): value for key, value in http.headers.items()}
+        try:
+            body: Any = json.loads(raw_body) if raw_body.strip() else None
+        except ValueError:
+            body = None
+            response = Response(400, {"errors": [{"code": "invalid_json", "msg": "body is not valid JSON"}]})
+        else:
+            request = Request(
+                http.command, split.path, parse_qs(split.query, keep_blank_values=True), headers, body, {}
+            )
+            response = self._respond(request)
+        self._requests_append(
+            RecordedRequest(
+                http.command,
+                split.path,
+                parse_qs(split.query, keep_blank_values=True),
+                body,
+                headers,
+                received_at,
+                self.clock.now(),
+                response.status,
+            )
+        )
+        payload = (
+            response.raw
+            if response.raw is not None
+            else (b"" if response.body is None else json.dumps(response.body, ensure_ascii=False, default=str).encode())
+        )
+        try:
+            http.send_response(response.status, HTTPStatus(response.status).phrase)
+            http.send_header("Content-Type", "application/json; charset=utf-8")
+            http.send_header("Content-Length", str(len(payload)))
+            for name, value in response.headers.items():
+                http.send_header(name, value)
+            http.end_headers()
+            http.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout test): nothing to answer
+
+    def _requests_append(self, recorded: RecordedRequest) -> None:
+        with self.lock:
+            self._requests.append(recorded)
+
+    def _respond(self, request: Request) -> Response:
+        injected = self._injected_fault()
+        if injected is not None:
+            return injected
+        for method, pattern, handler in self._routes:
+            match = pattern.match(request.path)
+            if match is None:
+                continue
+            if method != request.method:
+                continue
+            request.path_params = match.groupdict()
+            try:
+                self.authenticate(request)
+                return handler(request)
+            except HttpError as error:
+                return Response(error.status, error.body, error.headers)
+        if any(pattern.match(request.path) for _, pattern, _ in self._routes):
+            return Response(405, {"errors": [{"code": "method_not_allowed", "msg": request.method}]})
+        return Response(404, {"errors": [{"code": "not_found", "msg": request.path}]})
+
+    def _injected_fault(self) -> Response | None:
+        faults = self.faults
+        if faults.latency:
+            time.sleep(faults.latency)
+        with self.lock:
+            if faults.fail_next:
+                status = faults.fail_next.pop(0)
+                return Response(status, {"errors": [{"code": "injected", "msg": f"injected {status}"}]})
+            draw = self._fault_random.random
+            hold = faults.timeout_hold if faults.timeout_share and draw() < faults.timeout_share else 0.0
+            if faults.rate_limit_share and draw() < faults.rate_limit_share:
+                return Response(
+                    429,
+                    {"errors": [{"code": "rate_limited", "msg": "too many requests"}]},
+                    {"Retry-After": f"{faults.retry_after:g}"},
+                )
+            if faults.server_error_share and draw() < faults.server_error_share:
+                return Response(self._fault_random.choice([500, 502, 503]), {"error": "injected server error"})
+            if faults.malformed_share and draw() < faults.malformed_share:
+                return Response(200, raw=b"<html>upstream proxy error</html>")
+        if hold:
+            time.sleep(hold)
+        return None
