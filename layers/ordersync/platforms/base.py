@@ -104,16 +104,18 @@ class HttpTransport:
         json: Any = None,
         retry_safe: bool = True,
         expect_json: bool = True,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """Send one request and return its decoded JSON (``None`` for an empty body).
 
         ``retry_safe=False`` marks a request that must not be repeated blindly: a lost answer then raises
-        ``OutcomeUnknownError`` at once so that the caller can check before it sends again.
+        ``OutcomeUnknownError`` at once so that the caller can check before it sends again. ``decode`` replaces
+        ``json.loads`` for a platform whose bodies need it (numbers as ``Decimal``, a known syntax quirk).
         """
         attempts = self.retry.attempts if retry_safe else 1
         for attempt in range(1, attempts + 1):
             try:
-                return self._send_once(method, path, params=params, json=json, expect_json=expect_json)
+                return self._send_once(method, path, params=params, json=json, expect_json=expect_json, decode=decode)
             except RetryableError as error:
                 if not retry_safe and error.status_code is None:
                     raise OutcomeUnknownError(
@@ -125,7 +127,14 @@ class HttpTransport:
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _send_once(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None, json: Any, expect_json: bool
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        expect_json: bool,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         self.requests_sent += 1
         try:
@@ -138,7 +147,7 @@ class HttpTransport:
         if not response.content.strip():
             return None
         try:
-            return response.json()
+            return response.json() if decode is None else decode(response.content)
         except ValueError as error:
             if not expect_json:
                 return None

@@ -167,7 +167,10 @@ class PlatformSimulator:
         self._server = ThreadingHTTPServer((host, port), _RequestHandler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"{self.platform.value}-simulator", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() waits up to one poll interval: keep test teardown fast
+            name=f"{self.platform.value}-simulator",
+            daemon=True,
         )
         self._thread.start()
         return self
