@@ -33,6 +33,7 @@ class Settings(BaseModel):
     poll_lookback_minutes: int = Field(default=60 * 24, ge=0)
     poll_concurrency: int = Field(default=4, ge=1, le=32)
     http_timeout_seconds: float = Field(default=10.0, gt=0)
+    actions_max_receive_count: int = Field(default=5, ge=1, description="The actions queue's maxReceiveCount")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from ordersync.platforms.base import RetryPolicy
 from ordersync.platforms.bizon365 import Bizon365Client
 from ordersync.simulators.bizon365 import DEFAULT_PROJECT_ID, DEFAULT_TOKEN, Bizon365Simulator

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+
 from ordersync.platforms.base import RetryPolicy
 from ordersync.platforms.ecards import EcardsCardLine, EcardsClient, EcardsCreateOrderRequest, EcardsParticipant
 from ordersync.simulators.base import RecordedRequest, SimClock

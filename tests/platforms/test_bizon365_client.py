@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from bizon365_support import FAST_RETRY, RecordingSleep, make_client
+
 from ordersync.errors import (
     AuthenticationError,
     MalformedResponseError,

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from bizon365_support import doc_order, load_fixture
+
 from ordersync.errors import ValidationFailedError
 from ordersync.models import Customer, Money, OrderItem, OrderStatus, Platform
 from ordersync.platforms.bizon365 import (

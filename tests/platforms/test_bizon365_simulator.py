@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from bizon365_support import raw_get
+
 from ordersync.simulators.base import SimClock
 from ordersync.simulators.bizon365 import DEFAULT_TOKEN, Bizon365Simulator, Lifecycle
 

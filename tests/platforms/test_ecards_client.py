@@ -18,6 +18,7 @@ from ecards_support import (
     requests_to,
     running_simulator,
 )
+
 from ordersync.errors import (
     AuthenticationError,
     MalformedResponseError,

@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from ecards_support import create_request, fixture_bytes, load_fixture
+from pydantic import ValidationError
+
 from ordersync.errors import MalformedResponseError
 from ordersync.models import Customer, Money, OrderStatus, Platform
 from ordersync.platforms.ecards import (
@@ -25,7 +27,6 @@ from ordersync.platforms.ecards import (
     parse_page,
     to_order,
 )
-from pydantic import ValidationError
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 

@@ -12,6 +12,7 @@ from uuid import UUID
 import httpx
 import pytest
 from ecards_support import START, load_fixture, running_simulator
+
 from ordersync.simulators.base import SimClock
 from ordersync.simulators.ecards import DEFAULT_TOKEN, PAGE_SIZE, EcardsSimulator
 

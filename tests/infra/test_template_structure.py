@@ -1,0 +1,479 @@
+"""template.yaml as written: the parameters, resources, settings and names the other parts rely on."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ordersync.config import Settings
+from ordersync.infra.template import load_template
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+URL = re.compile(r"https?:|://", re.IGNORECASE)
+
+REQUIRED_PARAMETERS = [
+    "Stage",
+    "TicketscloudBaseUrl",
+    "TicketscloudSecretName",
+    "TicketscloudTimezone",
+    "Bizon365BaseUrl",
+    "Bizon365ProjectId",
+    "Bizon365SecretName",
+    "EcardsBaseUrl",
+    "EcardsSecretName",
+    "TicketscloudPollRate",
+    "Bizon365PollRate",
+    "EcardsPollRate",
+    "StatusPollRate",
+]
+
+FUNCTIONS = {
+    "TicketscloudPollerFunction": "functions/poller/",
+    "Bizon365PollerFunction": "functions/poller/",
+    "EcardsPollerFunction": "functions/poller/",
+    "StatusPollerFunction": "functions/status_poller/",
+    "StreamConsumerFunction": "functions/stream_consumer/",
+    "ApiFunction": "functions/api/",
+    "AuthorizerFunction": "functions/authorizer/",
+    "ActionWorkerFunction": "functions/action_worker/",
+}
+
+# Settings that only some functions receive (docs/design.md); every other setting goes to every function.
+FUNCTION_ONLY_SETTINGS = {"ACTIONS_MAX_RECEIVE_COUNT": {"ActionWorkerFunction"}}
+
+POLLERS = {
+    "TicketscloudPollerFunction": ("ticketscloud", "TicketscloudPollRate"),
+    "Bizon365PollerFunction": ("bizon365", "Bizon365PollRate"),
+    "EcardsPollerFunction": ("ecards", "EcardsPollRate"),
+}
+
+DESIGN_RESOURCES = {
+    "OrdersTable": "AWS::DynamoDB::Table",
+    "PollStateTable": "AWS::DynamoDB::Table",
+    "ActionsTable": "AWS::DynamoDB::Table",
+    "ApiClientsTable": "AWS::DynamoDB::Table",
+    "IdempotencyTable": "AWS::DynamoDB::Table",
+    "ActionsQueue": "AWS::SQS::Queue",
+    "ActionsDeadLetterQueue": "AWS::SQS::Queue",
+    "PollerDeadLetterQueue": "AWS::SQS::Queue",
+    "StreamFailureQueue": "AWS::SQS::Queue",
+    "OrderEventsBus": "AWS::Events::EventBus",
+    "TicketscloudSecret": "AWS::SecretsManager::Secret",
+    "Bizon365Secret": "AWS::SecretsManager::Secret",
+    "EcardsSecret": "AWS::SecretsManager::Secret",
+    "OrdersyncLayer": "AWS::Serverless::LayerVersion",
+    "OrdersyncApi": "AWS::Serverless::Api",
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = template["Resources"]
+    return found
+
+
+def props(resources: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = resources[logical_id]["Properties"]
+    return found
+
+
+def function_environment(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    """A function's environment as Lambda sees it: the Globals merged with its own variables."""
+    merged = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    own = template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+    merged.update(own)
+    return merged
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string inside a (possibly intrinsic) value, however deeply nested."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_in(item)
+
+
+def test_template_declares_every_required_parameter(template: dict[str, Any]) -> None:
+    missing = [name for name in REQUIRED_PARAMETERS if name not in template["Parameters"]]
+    assert missing == []
+
+
+def test_ticketscloud_timezone_defaults_to_moscow(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["TicketscloudTimezone"]["Default"] == "Europe/Moscow"
+
+
+def test_base_urls_have_no_default_host(template: dict[str, Any]) -> None:
+    for name in ("TicketscloudBaseUrl", "Bizon365BaseUrl", "EcardsBaseUrl"):
+        assert "Default" not in template["Parameters"][name], name
+
+
+def test_poll_rates_default_to_schedule_expressions(template: dict[str, Any]) -> None:
+    for name in ("TicketscloudPollRate", "Bizon365PollRate", "EcardsPollRate", "StatusPollRate"):
+        assert template["Parameters"][name]["Default"].startswith("rate("), name
+
+
+def test_every_design_resource_exists_with_its_type(resources: dict[str, Any]) -> None:
+    actual = {logical_id: resources[logical_id]["Type"] for logical_id in DESIGN_RESOURCES if logical_id in resources}
+    assert actual == DESIGN_RESOURCES
+
+
+def test_every_function_exists_with_its_code_directory(resources: dict[str, Any]) -> None:
+    actual = {
+        logical_id: resource["Properties"]["CodeUri"]
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    assert actual == FUNCTIONS
+
+
+def test_functions_run_python313_on_x86_with_tracing_and_both_layers(template: dict[str, Any]) -> None:
+    function_globals = template["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.13"
+    assert function_globals["Architectures"] == ["x86_64"]
+    assert function_globals["Tracing"] == "Active"
+    assert function_globals["Layers"][-1] == {"Ref": "OrdersyncLayer"}  # last: its dependencies win
+    powertools = function_globals["Layers"][0]["Fn::Sub"]
+    assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:" in powertools
+
+
+def test_layer_is_built_by_sam_for_python313(resources: dict[str, Any]) -> None:
+    layer = resources["OrdersyncLayer"]
+    assert layer["Properties"]["ContentUri"] == "layers/"
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+
+
+def test_layer_requirements_ship_neither_boto3_nor_powertools() -> None:
+    requirements = (TEMPLATE.parent / "layers" / "requirements.txt").read_text(encoding="utf-8").lower()
+    names = {line.split(">")[0].split("=")[0].split("<")[0].strip() for line in requirements.splitlines()}
+    names.discard("")
+    names = {name for name in names if not name.startswith("#")}
+    assert names == {"httpx", "pydantic"}
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_function_environment_sets_every_setting_it_needs(template: dict[str, Any], logical_id: str) -> None:
+    environment = function_environment(template, logical_id)
+    expected = {
+        name.upper()
+        for name in Settings.model_fields
+        if logical_id in FUNCTION_ONLY_SETTINGS.get(name.upper(), {logical_id})
+    }
+    assert expected - environment.keys() == set()
+
+
+def test_function_only_settings_stay_with_their_functions(template: dict[str, Any]) -> None:
+    placed = {
+        name: {logical_id for logical_id in FUNCTIONS if name in function_environment(template, logical_id)}
+        for name in FUNCTION_ONLY_SETTINGS
+    }
+    assert placed == FUNCTION_ONLY_SETTINGS
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_function_environment_holds_no_hard_coded_host(template: dict[str, Any], logical_id: str) -> None:
+    environment = function_environment(template, logical_id)
+    hosts = [text for value in environment.values() for text in strings_in(value) if URL.search(text)]
+    assert hosts == []
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_function_environment_values_are_references_or_fixed_ids(template: dict[str, Any], logical_id: str) -> None:
+    """Configuration comes from Parameters and resources; only ids that never vary (platform, service
+    name) are literals."""
+    fixed = {"PLATFORM", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+    literal = {
+        name
+        for name, value in function_environment(template, logical_id).items()
+        if not (isinstance(value, dict) and value.keys() & {"Ref", "Fn::GetAtt", "Fn::Sub"})
+    }
+    assert literal <= fixed
+
+
+def test_settings_read_the_template_environment_names(template: dict[str, Any]) -> None:
+    names = template["Globals"]["Function"]["Environment"]["Variables"].keys()
+    environ = dict.fromkeys(names, "7")
+    settings = Settings.from_env(environ)
+    assert settings.poll_lookback_minutes == 7
+    assert settings.orders_table == "7"
+
+
+@pytest.mark.parametrize(("logical_id", "platform_and_rate"), sorted(POLLERS.items()))
+def test_pollers_get_their_platform_and_schedule(
+    resources: dict[str, Any], logical_id: str, platform_and_rate: tuple[str, str]
+) -> None:
+    platform, rate_parameter = platform_and_rate
+    properties = props(resources, logical_id)
+    schedule = properties["Events"]["Schedule"]
+    assert properties["Environment"]["Variables"]["PLATFORM"] == platform
+    assert schedule["Type"] == "ScheduleV2"
+    assert schedule["Properties"]["ScheduleExpression"] == {"Ref": rate_parameter}
+
+
+@pytest.mark.parametrize("logical_id", [*sorted(POLLERS), "StatusPollerFunction"])
+def test_scheduled_functions_retry_and_dead_letter_to_the_poller_queue(
+    resources: dict[str, Any], logical_id: str
+) -> None:
+    properties = props(resources, logical_id)
+    schedule = properties["Events"]["Schedule"]["Properties"]
+    poller_dlq = {"Fn::GetAtt": ["PollerDeadLetterQueue", "Arn"]}
+    assert schedule["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert schedule["DeadLetterConfig"] == {"Arn": poller_dlq}
+    assert properties["DeadLetterQueue"] == {"Type": "SQS", "TargetArn": poller_dlq}
+    assert properties["Timeout"] < 300  # a run ends before the next default-rate run starts
+
+
+def test_status_poller_is_scheduled_by_its_rate(resources: dict[str, Any]) -> None:
+    schedule = props(resources, "StatusPollerFunction")["Events"]["Schedule"]
+    assert schedule["Properties"]["ScheduleExpression"] == {"Ref": "StatusPollRate"}
+
+
+def test_actions_queue_is_high_throughput_fifo(resources: dict[str, Any]) -> None:
+    queue = props(resources, "ActionsQueue")
+    assert queue["FifoQueue"] is True
+    assert queue["DeduplicationScope"] == "messageGroup"
+    assert queue["FifoThroughputLimit"] == "perMessageGroupId"
+
+
+def test_actions_queue_redrives_to_the_fifo_dead_letter_queue_after_five_receives(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    redrive = props(resources, "ActionsQueue")["RedrivePolicy"]
+    assert redrive == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["ActionsDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": {"Ref": "ActionsMaxReceiveCount"},
+    }
+    assert template["Parameters"]["ActionsMaxReceiveCount"]["Default"] == 5
+    assert props(resources, "ActionsDeadLetterQueue")["FifoQueue"] is True
+
+
+def test_action_worker_knows_the_queue_max_receive_count(template: dict[str, Any]) -> None:
+    environment = function_environment(template, "ActionWorkerFunction")
+    assert environment["ACTIONS_MAX_RECEIVE_COUNT"] == {"Ref": "ActionsMaxReceiveCount"}
+
+
+def test_actions_queue_visibility_timeout_is_at_least_six_worker_timeouts(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    worker_timeout = props(resources, "ActionWorkerFunction").get("Timeout", template["Globals"]["Function"]["Timeout"])
+    assert props(resources, "ActionsQueue")["VisibilityTimeout"] >= 6 * worker_timeout
+
+
+def test_action_worker_reads_the_actions_queue_with_partial_batch_failures(resources: dict[str, Any]) -> None:
+    event = props(resources, "ActionWorkerFunction")["Events"]["Actions"]
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["ActionsQueue", "Arn"]}
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Properties"]["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "ActionWorkerMaximumConcurrency"}
+    assert 1 <= event["Properties"]["BatchSize"] <= 10  # the FIFO limit
+
+
+def test_stream_consumer_reads_the_orders_stream_safely(resources: dict[str, Any]) -> None:
+    event = props(resources, "StreamConsumerFunction")["Events"]["OrdersStream"]
+    settings = event["Properties"]
+    assert event["Type"] == "DynamoDB"
+    assert settings["Stream"] == {"Fn::GetAtt": ["OrdersTable", "StreamArn"]}
+    assert settings["StartingPosition"] == "TRIM_HORIZON"
+    assert settings["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert settings["BisectBatchOnFunctionError"] is True
+    assert settings["MaximumRetryAttempts"] >= 1
+    assert settings["BatchSize"] >= 1
+    assert settings["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["StreamFailureQueue", "Arn"]},
+    }
+
+
+def test_orders_table_has_the_design_keys_stream_and_recovery(resources: dict[str, Any]) -> None:
+    table = props(resources, "OrdersTable")
+    indexes = {
+        index["IndexName"]: [key["AttributeName"] for key in index["KeySchema"]]
+        for index in table["GlobalSecondaryIndexes"]
+    }
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert indexes == {
+        "by-platform-changed": ["platform", "last_changed_at"],
+        "open-orders": ["open_platform", "next_check_at"],
+    }
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "key", "ttl"),
+    [
+        ("PollStateTable", "poller", None),
+        ("ActionsTable", "action_id", "expires_at"),
+        ("ApiClientsTable", "client_name", None),
+        ("IdempotencyTable", "id", "expiration"),
+    ],
+)
+def test_tables_have_the_design_keys_and_ttl(
+    resources: dict[str, Any], logical_id: str, key: str, ttl: str | None
+) -> None:
+    table = props(resources, logical_id)
+    assert table["KeySchema"] == [{"AttributeName": key, "KeyType": "HASH"}]
+    assert table.get("TimeToLiveSpecification", {}).get("AttributeName") == ttl
+
+
+def test_clients_table_is_searchable_by_token_hash(resources: dict[str, Any]) -> None:
+    (index,) = props(resources, "ApiClientsTable")["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by-token-hash"
+    assert index["KeySchema"] == [{"AttributeName": "token_hash", "KeyType": "HASH"}]
+
+
+def test_every_table_and_queue_is_encrypted_at_rest(resources: dict[str, Any]) -> None:
+    unencrypted = [
+        logical_id
+        for logical_id, resource in resources.items()
+        if (
+            resource["Type"] == "AWS::DynamoDB::Table"
+            and resource["Properties"]["SSESpecification"]["SSEEnabled"] is not True
+        )
+        or (resource["Type"] == "AWS::SQS::Queue" and resource["Properties"].get("SqsManagedSseEnabled") is not True)
+    ]
+    assert unencrypted == []
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "parameter"),
+    [
+        ("TicketscloudSecret", "TicketscloudSecretName"),
+        ("Bizon365Secret", "Bizon365SecretName"),
+        ("EcardsSecret", "EcardsSecretName"),
+    ],
+)
+def test_secrets_are_named_by_parameters_and_hold_a_token_key(
+    resources: dict[str, Any], logical_id: str, parameter: str
+) -> None:
+    secret = props(resources, logical_id)
+    assert secret["Name"] == {"Ref": parameter}
+    assert secret["GenerateSecretString"]["GenerateStringKey"] == "token"
+    assert '{"token": "..."}' in secret["Description"]
+
+
+def test_api_routes_are_the_documented_ones(resources: dict[str, Any]) -> None:
+    events = props(resources, "ApiFunction")["Events"].values()
+    routes = {(event["Properties"]["Method"], event["Properties"]["Path"]) for event in events}
+    assert routes == {
+        ("POST", "/orders/ticketscloud/{order_id}/actions"),
+        ("POST", "/ecards/orders"),
+        ("POST", "/exports/ticketscloud"),
+        ("GET", "/actions/{action_id}"),
+        ("GET", "/orders/{platform}/{order_id}"),
+        ("GET", "/orders"),
+        ("GET", "/openapi.json"),
+    }
+    assert all(event["Properties"]["RestApiId"] == {"Ref": "OrdersyncApi"} for event in events)
+
+
+def test_only_the_openapi_route_skips_the_authorizer(resources: dict[str, Any]) -> None:
+    events = props(resources, "ApiFunction")["Events"].values()
+    open_routes = [event["Properties"]["Path"] for event in events if "Auth" in event["Properties"]]
+    assert open_routes == ["/openapi.json"]
+
+
+def test_api_uses_a_cached_request_authorizer_on_the_authorization_header(resources: dict[str, Any]) -> None:
+    auth = props(resources, "OrdersyncApi")["Auth"]
+    authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
+    assert authorizer["FunctionPayloadType"] == "REQUEST"
+    assert authorizer["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert authorizer["Identity"]["Headers"] == ["Authorization"]
+    assert authorizer["Identity"]["ReauthorizeEvery"] > 0
+
+
+def test_api_stage_is_throttled_traced_and_access_logged(resources: dict[str, Any]) -> None:
+    api = props(resources, "OrdersyncApi")
+    assert api["StageName"] == {"Ref": "Stage"}
+    assert api["TracingEnabled"] is True
+    assert api["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["OrdersyncApiAccessLogGroup", "Arn"]}
+    assert api["Auth"]["UsagePlan"]["Throttle"]["RateLimit"] == {"Ref": "ApiThrottleRateLimit"}
+    assert api["MethodSettings"][0]["ThrottlingRateLimit"] == {"Ref": "ApiThrottleRateLimit"}
+
+
+@pytest.mark.parametrize("queue", ["ActionsDeadLetterQueue", "PollerDeadLetterQueue", "StreamFailureQueue"])
+def test_each_failure_queue_has_an_alarm_on_visible_messages(resources: dict[str, Any], queue: str) -> None:
+    alarms = [
+        resource["Properties"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
+        in resource["Properties"].get("Dimensions", [])
+    ]
+    assert len(alarms) == 1
+    assert alarms[0]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarms[0]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+@pytest.mark.parametrize(
+    "dimension",
+    [("platform", "ticketscloud"), ("platform", "bizon365"), ("platform", "ecards"), ("poller", "status")],
+)
+def test_each_poller_alarms_after_three_periods_without_a_completed_run(
+    resources: dict[str, Any], dimension: tuple[str, str]
+) -> None:
+    name, value = dimension
+    (alarm,) = [
+        resource["Properties"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+        and resource["Properties"].get("MetricName") == "PollCompleted"
+        and {"Name": name, "Value": value} in resource["Properties"]["Dimensions"]
+    ]
+    assert alarm["Namespace"] == "ordersync"
+    assert alarm["EvaluationPeriods"] == 3
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["ComparisonOperator"] == "LessThanThreshold"
+
+
+def test_function_errors_alarm_covers_every_function(resources: dict[str, Any]) -> None:
+    metrics = props(resources, "FunctionErrorsAlarm")["Metrics"]
+    functions = {
+        query["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"] for query in metrics if "MetricStat" in query
+    }
+    assert functions == set(FUNCTIONS)
+
+
+def test_alarm_email_subscription_is_optional(template: dict[str, Any], resources: dict[str, Any]) -> None:
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+    assert resources["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
+
+
+def test_outputs_name_every_table_queue_bus_and_the_api(template: dict[str, Any]) -> None:
+    expected = {
+        "ApiUrl",
+        "OrdersTableName",
+        "PollStateTableName",
+        "ActionsTableName",
+        "ApiClientsTableName",
+        "IdempotencyTableName",
+        "ActionsQueueUrl",
+        "ActionsDeadLetterQueueUrl",
+        "PollerDeadLetterQueueUrl",
+        "StreamFailureQueueUrl",
+        "OrderEventsBusName",
+    }
+    assert expected - template["Outputs"].keys() == set()
+    assert template["Outputs"]["ApiClientsTableName"]["Value"] == {"Ref": "ApiClientsTable"}
+
+
+def test_every_checkov_skip_gives_a_reason(resources: dict[str, Any]) -> None:
+    skips = [
+        (logical_id, skip)
+        for logical_id, resource in resources.items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert skips  # the template does skip some checks, each for a stated reason
+    assert [(logical_id, skip["id"]) for logical_id, skip in skips if len(skip.get("comment", "")) < 20] == []
