@@ -1,0 +1,29 @@
+"""Applies queued order actions: one SQS FIFO batch in, a partial batch response out.
+
+Thin: ``ordersync.writepath.worker`` holds the batch processing, ``ordersync.writepath.apply`` the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ordersync.writepath.runtime import action_worker
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = action_worker().handle(event, context)
+    records = len(event.get("Records", []))
+    failed = len(response.get("batchItemFailures", []))
+    metrics.add_metric(name="ActionRecordsProcessed", unit=MetricUnit.Count, value=records - failed)
+    metrics.add_metric(name="ActionRecordsReturned", unit=MetricUnit.Count, value=failed)
+    return dict(response)

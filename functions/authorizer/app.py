@@ -1,0 +1,27 @@
+"""Lambda REQUEST authorizer of the REST API: bearer token -> client -> Allow policy with its scopes.
+
+Raising ``Unauthorized`` is how API Gateway is told to answer ``401``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.data_classes import event_source
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ordersync.api.authorizer import authorize
+from ordersync.writepath.runtime import client_repository
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@event_source(data_class=APIGatewayAuthorizerRequestEvent)
+def lambda_handler(event: APIGatewayAuthorizerRequestEvent, context: LambdaContext) -> dict[str, Any]:
+    return authorize(event, client_repository())

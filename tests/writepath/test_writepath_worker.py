@@ -1,0 +1,297 @@
+"""The queue worker's rules, with a scripted platform: retries, permanent failures, redelivery, the
+dead-letter path and per-order holding back. Deliveries come from the in-test FIFO loop (see
+``writepath_support.FifoDelivery``), built from what moto's queue returned."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from writepath_support import (
+    MAX_RECEIVE_COUNT,
+    FakeLambdaContext,
+    FifoDelivery,
+    WritePathAws,
+    load_event,
+    records_from_sqs,
+    sqs_record,
+)
+
+from ordersync.errors import PermanentError, RetryableError
+from ordersync.models import Money, Order, OrderStatus, Platform
+from ordersync.writepath.apply import ActionApplier, ActionOutcome
+from ordersync.writepath.models import Action, ActionError, ActionKind, ActionState
+from ordersync.writepath.worker import ActionWorker
+
+Script = Callable[[Action], ActionOutcome]
+
+
+def order_of(action: Action) -> Order:
+    return Order(
+        platform=Platform.TICKETSCLOUD,
+        order_id=str(action.order_id),
+        status=OrderStatus.PENDING,
+        raw_status="executed",
+        created_at=datetime(2026, 11, 22, 10, tzinfo=UTC),
+        total=Money(amount=Decimal("100.00"), currency="RUB"),
+    )
+
+
+def succeed(action: Action) -> ActionOutcome:
+    return ActionOutcome(summary={"order_status": "pending"}, order=order_of(action))
+
+
+def fail_with(error: Exception) -> Script:
+    def script(action: Action) -> ActionOutcome:
+        raise error
+
+    return script
+
+
+def retryable(status: int) -> RetryableError:
+    return RetryableError(Platform.TICKETSCLOUD, f"PATCH: HTTP {status}", status_code=status)
+
+
+class ScriptedRunner:
+    """Answers each action from a per-action list of scripts (the last one repeats); records every call."""
+
+    def __init__(self) -> None:
+        self.scripts: dict[str, list[Script]] = {}
+        self.calls: list[str] = []
+        self.succeeded: list[str] = []
+
+    def script(self, action_id: str, *steps: Script) -> None:
+        self.scripts[action_id] = list(steps)
+
+    def run(self, action: Action) -> ActionOutcome:
+        self.calls.append(action.action_id)
+        steps = self.scripts.get(action.action_id, [succeed])
+        step = steps.pop(0) if len(steps) > 1 else steps[0]
+        outcome = step(action)
+        self.succeeded.append(action.action_id)
+        return outcome
+
+
+class SavedOrders:
+    def __init__(self) -> None:
+        self.saved: list[Order] = []
+
+    def save_changed(self, orders: Sequence[Order], *, seen_at: datetime) -> None:
+        self.saved.extend(orders)
+
+
+@pytest.fixture
+def runner() -> ScriptedRunner:
+    return ScriptedRunner()
+
+
+@pytest.fixture
+def saved() -> SavedOrders:
+    return SavedOrders()
+
+
+@pytest.fixture
+def worker(wp_aws: WritePathAws, runner: ScriptedRunner, saved: SavedOrders) -> ActionWorker:
+    return ActionWorker(ActionApplier(wp_aws.actions(), runner, saved, max_receive_count=MAX_RECEIVE_COUNT))
+
+
+def accept(wp_aws: WritePathAws, order_id: str, n: int = 1) -> list[Action]:
+    acceptor = wp_aws.acceptor()
+    return [
+        acceptor.accept(
+            kind=ActionKind.TICKETSCLOUD_ORDER_ACTIONS,
+            order_id=order_id,
+            client_id="crm",
+            payload={"vendor_data": {"order_id": f"step-{i}"}},
+        )
+        for i in range(n)
+    ]
+
+
+def state_of(wp_aws: WritePathAws, action: Action) -> Action:
+    stored = wp_aws.actions().get(action.action_id)
+    assert stored is not None
+    return stored
+
+
+def test_a_successful_action_is_recorded_with_its_summary_and_its_order_saved(
+    wp_aws: WritePathAws, worker: ActionWorker, saved: SavedOrders
+) -> None:
+    [action] = accept(wp_aws, "o1")
+    response = worker.handle({"Records": records_from_sqs(wp_aws.sqs, wp_aws.queue_url)})
+    assert response == {"batchItemFailures": []}
+    stored = state_of(wp_aws, action)
+    assert stored.state is ActionState.SUCCEEDED
+    assert stored.attempts == 1
+    assert stored.result == {"order_status": "pending"}
+    assert stored.finished_at is not None
+    assert [order.order_id for order in saved.saved] == ["o1"]
+
+
+def test_a_redelivered_message_of_a_succeeded_action_is_acknowledged_without_calling_the_platform(
+    wp_aws: WritePathAws, worker: ActionWorker, runner: ScriptedRunner
+) -> None:
+    [action] = accept(wp_aws, "o1")
+    [record] = records_from_sqs(wp_aws.sqs, wp_aws.queue_url)
+    worker.handle({"Records": [record]})
+    again = json.loads(json.dumps(record))
+    again["attributes"]["ApproximateReceiveCount"] = "2"
+    assert worker.handle({"Records": [again]}) == {"batchItemFailures": []}
+    assert runner.calls == [action.action_id]
+    assert state_of(wp_aws, action).attempts == 1
+
+
+def test_the_sample_fifo_events_apply_once_even_when_redelivered(wp_aws: WritePathAws, worker: ActionWorker) -> None:
+    runner: ScriptedRunner = worker.applier.runner  # type: ignore[assignment]
+    first = load_event("sqs-fifo-actions.json")
+    assert worker.handle(first) == {"batchItemFailures": []}
+    assert worker.handle(load_event("sqs-fifo-redelivered.json")) == {"batchItemFailures": []}
+    assert len(runner.calls) == 3
+    for record in first["Records"]:
+        stored = wp_aws.actions().get(json.loads(record["body"])["action_id"])
+        assert stored is not None
+        assert stored.state is ActionState.SUCCEEDED
+
+
+def test_retryable_errors_fail_the_record_and_the_action_succeeds_on_a_later_delivery(
+    wp_aws: WritePathAws, worker: ActionWorker, runner: ScriptedRunner
+) -> None:
+    [action] = accept(wp_aws, "o1")
+    runner.script(
+        action.action_id, fail_with(retryable(409)), fail_with(retryable(429)), fail_with(retryable(503)), succeed
+    )
+    delivery = FifoDelivery(worker.handle)
+    delivery.add(records_from_sqs(wp_aws.sqs, wp_aws.queue_url))
+    delivery.run()
+    stored = state_of(wp_aws, action)
+    assert stored.state is ActionState.SUCCEEDED
+    assert stored.attempts == 4
+    assert stored.last_error is not None
+    assert stored.last_error.status_code == 503
+    assert delivery.dead_letters == []
+
+
+def test_while_retrying_the_action_shows_queued_with_the_last_error(
+    wp_aws: WritePathAws, worker: ActionWorker, runner: ScriptedRunner
+) -> None:
+    [action] = accept(wp_aws, "o1")
+    runner.script(action.action_id, fail_with(retryable(429)))
+    response = worker.handle({"Records": records_from_sqs(wp_aws.sqs, wp_aws.queue_url)})
+    assert len(response["batchItemFailures"]) == 1
+    stored = state_of(wp_aws, action)
+    assert stored.state is ActionState.QUEUED
+    assert stored.last_error == ActionError(code="http_429", message="PATCH: HTTP 429", status_code=429)
+
+
+def test_a_failed_action_holds_back_only_the_later_actions_of_its_order(
+    wp_aws: WritePathAws, worker: ActionWorker, runner: ScriptedRunner
+) -> None:
+    first, second = accept(wp_aws, "o1", 2)
+    [other] = accept(wp_aws, "o2")
+    runner.script(first.action_id, fail_with(retryable(500)))
+    records = records_from_sqs(wp_aws.sqs, wp_aws.queue_url)
+    response = worker.handle({"Records": records})
+    failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+    by_action = {json.loads(r["body"])["action_id"]: r["messageId"] for r in records}
+    assert failed == {by_action[first.action_id], by_action[second.action_id]}
+    assert runner.calls == [first.action_id, other.action_id]
+    assert state_of(wp_aws, second).state is ActionState.QUEUED
+    assert state_of(wp_aws, other).state is ActionState.SUCCEEDED
+
+
+def test_a_permanent_error_fails_the_action_at_once_with_the_platforms_error(
+    wp_aws: WritePathAws, worker: ActionWorker, runner: ScriptedRunner
+) -> None:
+    [action] = accept(wp_aws, "o1")
+    body = {"errors": [{"code": "order_done", "msg": "Order is done: it cannot be changed"}]}
+    runner.script(
+        action.action_id, fail_with(PermanentError(Platform.TICKETSCLOUD, "HTTP 400", status_code=400, body=body))
+    )
+    response = worker.handle({"Records": records_from_sqs(wp_aws.sqs, wp_aws.queue_url)})
+    assert response == {"batchItemFailures": []}
+    stored = state_of(wp_aws, action)
+    assert stored.state is ActionState.FAILED
+    assert stored.errors[0].status_code == 400
+    assert stored.errors[0].detail == body
+
+
+def test_after_max_receive_count_the_action_and_those_held_behind_it_show_dead_lettered(
+    wp_aws: WritePathAws, worker: ActionWorker, runner: ScriptedRunner
+) -> None:
+    stuck, behind = accept(wp_aws, "o1", 2)
+    [other] = accept(wp_aws, "o2")
+    runner.script(stuck.action_id, fail_with(retryable(503)))
+    delivery = FifoDelivery(worker.handle)
+    delivery.add(records_from_sqs(wp_aws.sqs, wp_aws.queue_url))
+    delivery.run()
+    assert [json.loads(r["body"])["action_id"] for r in delivery.dead_letters] == [stuck.action_id, behind.action_id]
+    stuck_state = state_of(wp_aws, stuck)
+    assert stuck_state.state is ActionState.DEAD_LETTERED
+    assert stuck_state.attempts == MAX_RECEIVE_COUNT
+    behind_state = state_of(wp_aws, behind)
+    assert behind_state.state is ActionState.DEAD_LETTERED
+    assert behind_state.last_error is not None
+    assert behind_state.last_error.code == "held_back"
+    assert state_of(wp_aws, other).state is ActionState.SUCCEEDED
+    assert runner.calls.count(behind.action_id) == 0
+
+
+def test_a_message_whose_record_is_missing_is_rebuilt_and_applied(
+    wp_aws: WritePathAws, worker: ActionWorker, runner: ScriptedRunner
+) -> None:
+    body = json.dumps(
+        {
+            "action_id": "lost-record",
+            "kind": "ticketscloud_order_actions",
+            "order_id": "o9",
+            "group_id": "ticketscloud#o9",
+            "client_id": "crm",
+            "payload": {"send_tickets": True},
+            "accepted_at": "2026-11-22T12:00:00Z",
+        }
+    )
+    assert worker.handle({"Records": [sqs_record(body, group="ticketscloud#o9")]}) == {"batchItemFailures": []}
+    stored = wp_aws.actions().get("lost-record")
+    assert stored is not None
+    assert stored.state is ActionState.SUCCEEDED
+    assert runner.calls == ["lost-record"]
+
+
+def test_a_message_that_is_not_an_action_fails_its_record_without_stopping_the_batch(
+    wp_aws: WritePathAws, worker: ActionWorker
+) -> None:
+    [action] = accept(wp_aws, "o1")
+    good = records_from_sqs(wp_aws.sqs, wp_aws.queue_url)
+    bad = sqs_record("not json", group="ticketscloud#junk")
+    response = worker.handle({"Records": [bad, *good]})
+    assert response == {"batchItemFailures": [{"itemIdentifier": bad["messageId"]}]}
+    assert state_of(wp_aws, action).state is ActionState.SUCCEEDED
+
+
+def test_the_fifo_loop_keeps_per_order_order_across_retries(
+    wp_aws: WritePathAws, worker: ActionWorker, runner: ScriptedRunner
+) -> None:
+    actions = accept(wp_aws, "o1", 5)
+    runner.script(actions[1].action_id, fail_with(retryable(409)), fail_with(retryable(409)), succeed)
+    delivery = FifoDelivery(worker.handle, batch_size=2)
+    delivery.add(records_from_sqs(wp_aws.sqs, wp_aws.queue_url))
+    delivery.run(concurrency=3)
+    assert runner.succeeded == [action.action_id for action in actions]
+    assert runner.calls.count(actions[1].action_id) == 3
+    assert all(state_of(wp_aws, action).state is ActionState.SUCCEEDED for action in actions)
+
+
+def test_records_are_returned_untouched_when_the_invocation_is_nearly_out_of_time(
+    wp_aws: WritePathAws, worker: ActionWorker, runner: ScriptedRunner
+) -> None:
+    [action] = accept(wp_aws, "o1")
+    records = records_from_sqs(wp_aws.sqs, wp_aws.queue_url)
+    response = worker.handle({"Records": records}, FakeLambdaContext(remaining_ms=1_000))  # type: ignore[arg-type]
+    assert response == {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
+    assert runner.calls == []
+    stored = state_of(wp_aws, action)
+    assert stored.state is ActionState.QUEUED
+    assert stored.attempts == 0
