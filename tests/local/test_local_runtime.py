@@ -1,0 +1,99 @@
+"""The runtime wires a template's functions as AWS would: schedule -> table -> stream -> bus, API -> queue -> worker."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ordersync.cli.local import curl_commands
+from ordersync.local.resources import client
+from ordersync.local.runtime import LocalOptions, LocalRuntime, Reporter
+from ordersync.models import Platform
+from ordersync.simulators.ticketscloud import DEFAULT_TOKEN
+
+
+@pytest.fixture(scope="module")
+def runtime(tiny_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
+    options = LocalOptions(
+        template=tiny_project,
+        api_port=0,
+        aws_port=0,
+        state_dir=tmp_path_factory.mktemp("state"),
+        simulator_orders=5,
+        client_token="fixed-token",
+    )
+    local = LocalRuntime(options, Reporter(io.StringIO(), json_lines=True))
+    with local.running():
+        assert local.run_once() == 0
+        yield local
+
+
+def test_a_scheduled_function_ran_once_and_its_orders_are_counted(runtime: LocalRuntime) -> None:
+    summary = runtime.summary()
+
+    assert summary["polls"] == {"PollerFunction": {"ok": 1, "failed": 0}}
+    assert summary["orders"] == {"ticketscloud": {"pending": 3}}
+
+
+def test_stream_records_reached_the_consumer_and_its_events_were_published(runtime: LocalRuntime) -> None:
+    summary = runtime.summary()
+    events = (runtime.options.state_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()
+
+    assert summary["stream"]["records"] == 3
+    assert summary["events_by_type"] == {"Order Created": 3}
+    assert sorted(json.loads(line)["detail"]["pk"] for line in events) == [f"ticketscloud#{i}" for i in range(3)]
+
+
+def test_secrets_hold_the_token_of_the_platform_in_use(runtime: LocalRuntime) -> None:
+    secret = client("secretsmanager", runtime.endpoint).get_secret_value(SecretId="tiny/ticketscloud")
+
+    assert json.loads(secret["SecretString"]) == {"token": DEFAULT_TOKEN}
+
+
+def test_a_demo_client_with_the_given_token_is_stored_by_its_hash(runtime: LocalRuntime) -> None:
+    items = client("dynamodb", runtime.endpoint).scan(
+        TableName=runtime.specs["ApiFunction"].environment["CLIENTS_TABLE"]
+    )
+
+    (item,) = items["Items"]
+    assert item["client_name"] == {"S": "demo"}
+    assert item["token_hash"] == {"S": hashlib.sha256(b"fixed-token").hexdigest()}
+    assert runtime.client_token == "fixed-token"
+
+
+def test_functions_get_the_simulator_url_and_the_embedded_aws(runtime: LocalRuntime) -> None:
+    environment = runtime.specs["PollerFunction"].environment
+
+    assert environment["TICKETSCLOUD_BASE_URL"] == runtime.platform_urls[Platform.TICKETSCLOUD]
+    assert environment["AWS_ENDPOINT_URL"] == runtime.endpoint
+
+
+def test_an_action_posted_to_the_api_reaches_the_worker_through_the_fifo_queue(runtime: LocalRuntime) -> None:
+    url = runtime.gateways[0].url
+
+    response = httpx.post(
+        f"{url}/orders/ticketscloud/1/actions", headers={"Authorization": "Bearer good"}, content='{"a": 1}', timeout=10
+    )
+    while runtime.drain_step():
+        pass
+
+    assert response.status_code == 202
+    items = client("dynamodb", runtime.endpoint).scan(TableName="tiny-test-log")["Items"]
+    assert [item["body"]["S"] for item in items] == ['{"a": 1}']
+
+
+def test_curl_commands_cover_every_route_and_send_the_demo_token_where_one_is_needed(runtime: LocalRuntime) -> None:
+    commands = curl_commands(runtime)
+
+    assert len(commands) == 3
+    (health,) = [c for c in commands if "/health" in c]
+    assert "Authorization" not in health
+    (post,) = [c for c in commands if "-X POST" in c]
+    assert "Authorization: Bearer fixed-token" in post
+    assert "/orders/ticketscloud/" in post
