@@ -1,0 +1,63 @@
+"""Scheduled poller of one platform (``PLATFORM``): polls its list into the orders table.
+
+Thin on purpose: the work is ``ordersync.readpath.run_poller``. A failed run raises after its metrics are
+out, so that the schedule's retry policy and dead-letter queue see it; its checkpoint makes the retry resume.
+The schedule's input carries ``execution_id`` (the scheduler's ``<aws.scheduler.execution-id>``), which every log
+line of the invocation carries as its correlation id, retries of one execution included.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ordersync.config import settings
+from ordersync.models import Platform
+from ordersync.readpath import PollReport, run_poller
+from ordersync.readpath.runtime import open_client, order_repository, poll_state_repository
+from ordersync.readpath.telemetry import NAMESPACE, record_poll_metrics
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace=NAMESPACE)
+
+
+class PollFailedError(RuntimeError):
+    """The run failed or lost its lease; the checkpoint it left is where the next run resumes."""
+
+
+@logger.inject_lambda_context(correlation_id_path="execution_id", clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    platform = Platform(os.environ["PLATFORM"])
+    config = settings()
+    logger.append_keys(platform=platform.value, run_id=context.aws_request_id)
+    metrics.add_dimension(name="platform", value=platform.value)
+    tracer.put_annotation(key="platform", value=platform.value)
+    client = open_client(platform, config)
+    try:
+        report = run_poller(
+            platform,
+            settings=config,
+            client=client,
+            repository=order_repository(config.orders_table),
+            state_repository=poll_state_repository(config.poll_state_table),
+            remaining_time_ms=context.get_remaining_time_in_millis,
+            run_id=context.aws_request_id,
+        )
+    finally:
+        client.close()
+    return _finish(report)
+
+
+def _finish(report: PollReport) -> dict[str, Any]:
+    record_poll_metrics(metrics, report)
+    summary = report.model_dump(mode="json")
+    logger.info("poll run finished", extra={"report": summary})
+    if report.outcome in ("failed", "lease_lost"):
+        raise PollFailedError(report.error or report.outcome)
+    return summary

@@ -1,0 +1,65 @@
+"""Scheduled status poller: reads again the status of every order that is not final yet, platform by platform.
+
+Each platform runs under its own lease and reports its own metrics (dimension ``platform``); a platform whose
+run fails does not stop the others, and the invocation fails at the end so that the schedule retries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ordersync.config import settings
+from ordersync.models import Platform
+from ordersync.readpath import run_status_poller
+from ordersync.readpath.runtime import base_url_for, open_client, order_repository, poll_state_repository
+from ordersync.readpath.telemetry import NAMESPACE, record_poll_metrics
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace=NAMESPACE)
+
+
+class StatusPollFailedError(RuntimeError):
+    """At least one platform's status run failed."""
+
+
+@logger.inject_lambda_context(correlation_id_path="execution_id", clear_state=True)
+# Metrics are flushed per platform in the loop (one dimension set each), not by ``log_metrics``.
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    config = settings()
+    logger.append_keys(run_id=context.aws_request_id)
+    reports: dict[str, Any] = {}
+    failed: list[str] = []
+    for platform in Platform:
+        if not base_url_for(platform, config):
+            continue
+        logger.append_keys(platform=platform.value)
+        client = open_client(platform, config)
+        try:
+            report = run_status_poller(
+                platform,
+                settings=config,
+                client=client,
+                repository=order_repository(config.orders_table),
+                state_repository=poll_state_repository(config.poll_state_table),
+                remaining_time_ms=context.get_remaining_time_in_millis,
+                run_id=context.aws_request_id,
+            )
+        finally:
+            client.close()
+        metrics.add_dimension(name="platform", value=platform.value)
+        metrics.add_dimension(name="poller", value="status")
+        record_poll_metrics(metrics, report)
+        metrics.flush_metrics()
+        reports[platform.value] = report.model_dump(mode="json")
+        logger.info("status run finished", extra={"report": reports[platform.value]})
+        if report.outcome in ("failed", "lease_lost"):
+            failed.append(platform.value)
+    logger.remove_keys(["platform"])
+    if failed:
+        raise StatusPollFailedError(f"status runs failed: {', '.join(failed)}")
+    return reports

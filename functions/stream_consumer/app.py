@@ -1,0 +1,74 @@
+"""The orders table's Stream to change events on the ordersync bus.
+
+``BatchProcessor`` reports only the failed records (``ReportBatchItemFailures``), so one bad record does not
+hold back the others; a record publishes at most one event, and a retried record may publish it again (events
+carry the item version for deduplication).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ordersync.config import settings
+from ordersync.models import utc_now
+from ordersync.readpath import record_to_event
+from ordersync.readpath.events import lag_seconds
+from ordersync.readpath.runtime import event_publisher
+from ordersync.readpath.telemetry import NAMESPACE
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace=NAMESPACE)
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+_lags: dict[str, list[float]] = {}
+"""Lag of each event published in the current batch, by platform (metrics are flushed per platform)."""
+
+
+@tracer.capture_method
+def record_handler(record: DynamoDBRecord) -> None:
+    event = record_to_event(record)
+    if event is None:
+        logger.debug("no content change; nothing to publish", extra={"event_id": record.event_id})
+        return
+    detail = event.detail
+    event_publisher(settings().event_bus_name).publish([event])
+    logger.info(
+        "change event published",
+        extra={
+            "order_id": detail.order_id,
+            "platform": detail.platform.value,
+            "version": detail.version,
+            "detail_type": event.detail_type.value,
+        },
+    )
+    _lags.setdefault(detail.platform.value, []).append(lag_seconds(event, utc_now()))
+
+
+@logger.inject_lambda_context(clear_state=True)
+# Metrics are flushed per platform by ``_flush_lag_metrics`` (one dimension set each), not by ``log_metrics``.
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _lags.clear()
+    try:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        _flush_lag_metrics()
+
+
+def _flush_lag_metrics() -> None:
+    """One metric set per platform: ``ChangeToEventLagSeconds`` (every value) and ``OrderEventsPublished``."""
+    for platform, lags in sorted(_lags.items()):
+        metrics.add_dimension(name="platform", value=platform)
+        for lag in lags:
+            metrics.add_metric(name="ChangeToEventLagSeconds", unit=MetricUnit.Seconds, value=lag)
+        metrics.add_metric(name="OrderEventsPublished", unit=MetricUnit.Count, value=len(lags))
+        metrics.flush_metrics()
+    _lags.clear()

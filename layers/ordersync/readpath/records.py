@@ -1,0 +1,163 @@
+"""What the read path stores per order, and the pure rules around it: the content hash that decides
+whether an order changed, how an order is packed into a DynamoDB item under the 400 KB limit, and when a
+not-yet-final order is due for another status check.
+
+Nothing here talks to AWS, so the repository, the stream consumer and the tests share one definition.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ordersync.models import Order, UtcDatetime
+
+INLINE_ORDER_LIMIT = 64 * 1024
+"""Orders whose JSON is larger than this are stored gzip-compressed (``order_gz``)."""
+
+MAX_ORDER_PAYLOAD = 300 * 1024
+"""Ceiling for the stored order payload, well under DynamoDB's 400 KB item limit with the other attributes.
+Above it the platform's ``raw`` payload is dropped (``raw_dropped``); if even that does not fit, the order is
+refused (counted as ``too_large``) rather than stored incomplete."""
+
+
+class OrderTooLargeError(ValueError):
+    """The canonical order, without its raw payload and compressed, still does not fit in one item."""
+
+
+def to_iso(value: datetime) -> str:
+    """A fixed-width UTC timestamp, so that string order is time order (GSI sort keys rely on it)."""
+    if value.tzinfo is None:
+        raise ValueError("datetime must be timezone-aware")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_iso(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no zone")
+    return parsed.astimezone(UTC)
+
+
+def canonical_json(order: Order) -> str:
+    """Deterministic JSON of an order: same content, same bytes, whatever the field order it came in."""
+    return json.dumps(order.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(order: Order) -> str:
+    """The hash the pollers compare before writing: any difference in the canonical order or its raw
+    payload is a change; anything else (when it was seen, by whom) is not."""
+    return hashlib.sha256(canonical_json(order).encode()).hexdigest()
+
+
+def encode_order(order: Order) -> dict[str, Any]:
+    """The attributes that carry the order itself: ``order`` (JSON) or ``order_gz`` (base64 of gzip JSON),
+    plus ``raw_dropped`` when the raw payload had to go. Raises ``OrderTooLargeError`` when nothing fits."""
+    text = canonical_json(order)
+    if len(text.encode()) <= INLINE_ORDER_LIMIT:
+        return {"order": text}
+    packed = _gzip_b64(text)
+    if len(packed) <= MAX_ORDER_PAYLOAD:
+        return {"order_gz": packed}
+    slim = canonical_json(order.model_copy(update={"raw": {}}))
+    packed = _gzip_b64(slim)
+    if len(packed) <= MAX_ORDER_PAYLOAD:
+        return {"order_gz": packed, "raw_dropped": True}
+    raise OrderTooLargeError(f"order {order.key} does not fit in one item even without its raw payload")
+
+
+def _gzip_b64(text: str) -> str:
+    return base64.b64encode(gzip.compress(text.encode(), compresslevel=6, mtime=0)).decode()
+
+
+def decode_order(image: Mapping[str, Any]) -> Order:
+    """The order of a stored item or a stream image (already turned into plain Python values)."""
+    if "order" in image:
+        return Order.model_validate_json(str(image["order"]))
+    if "order_gz" in image:
+        return Order.model_validate_json(gzip.decompress(base64.b64decode(str(image["order_gz"]))))
+    raise ValueError("item carries no order payload")
+
+
+class StoredOrder(BaseModel):
+    """One item of the orders table: the canonical order and the bookkeeping around it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order: Order
+    content_hash: str
+    version: int = Field(ge=1, description="Incremented on every content change; events carry it")
+    first_seen_at: UtcDatetime
+    last_changed_at: UtcDatetime
+    last_seen_at: UtcDatetime
+    next_check_at: UtcDatetime | None = Field(default=None, description="Set only while the status is not final")
+    raw_dropped: bool = False
+
+    @classmethod
+    def from_image(cls, image: Mapping[str, Any]) -> StoredOrder:
+        """Build from an item whose attribute values are plain Python values (``TypeDeserializer`` output)."""
+        next_check = image.get("next_check_at")
+        return cls(
+            order=decode_order(image),
+            content_hash=str(image["content_hash"]),
+            version=int(image["version"]),
+            first_seen_at=from_iso(str(image["first_seen_at"])),
+            last_changed_at=from_iso(str(image["last_changed_at"])),
+            last_seen_at=from_iso(str(image["last_seen_at"])),
+            next_check_at=from_iso(str(next_check)) if next_check else None,
+            raw_dropped=bool(image.get("raw_dropped", False)),
+        )
+
+
+class SaveSummary(BaseModel):
+    """What one ``save_changed`` call did. Capacity units follow DynamoDB's rounding rules per item."""
+
+    model_config = ConfigDict(frozen=True)
+
+    written: int = 0
+    created: int = 0
+    unchanged: int = 0
+    conflicts: int = 0
+    too_large: int = 0
+    read_units: float = 0.0
+    write_units: float = 0.0
+    new_keys: frozenset[str] = frozenset()
+    """Keys that were not in the table before this call (and were written by it)."""
+    conflict_keys: frozenset[str] = frozenset()
+
+    def __add__(self, other: SaveSummary) -> SaveSummary:
+        return SaveSummary(
+            written=self.written + other.written,
+            created=self.created + other.created,
+            unchanged=self.unchanged + other.unchanged,
+            conflicts=self.conflicts + other.conflicts,
+            too_large=self.too_large + other.too_large,
+            read_units=self.read_units + other.read_units,
+            write_units=self.write_units + other.write_units,
+            new_keys=self.new_keys | other.new_keys,
+            conflict_keys=self.conflict_keys | other.conflict_keys,
+        )
+
+
+STATUS_CHECK_TIERS: tuple[tuple[timedelta, timedelta], ...] = (
+    (timedelta(hours=1), timedelta(minutes=5)),
+    (timedelta(days=1), timedelta(minutes=30)),
+    (timedelta(days=7), timedelta(hours=4)),
+)
+OLD_ORDER_CHECK_EVERY = timedelta(hours=24)
+
+
+def next_check_after(created_at: datetime, now: datetime) -> datetime:
+    """When an open order is next due for a status check: young orders move fast, old ones rarely do."""
+    age = now - created_at
+    for younger_than, every in STATUS_CHECK_TIERS:
+        if age < younger_than:
+            return now + every
+    return now + OLD_ORDER_CHECK_EVERY

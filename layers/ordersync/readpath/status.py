@@ -1,0 +1,162 @@
+"""The status poller: orders that are not final yet have their status read again until they are.
+
+It reads the sparse ``open-orders`` index (only open orders are in it, most overdue first), never the
+table. E-cards answers one order's status at ``GET /v1/orders/{id}/status``; Ticketscloud and Bizon365 have no
+single-order read, so their due orders are grouped into short windows of creation times and read through the
+list filters. A changed order is written like any other (and leaves the index once final); an unchanged one
+only has its next check moved, later the older it is (``records.next_check_after``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+from aws_lambda_powertools import Logger
+
+from ordersync.config import Settings
+from ordersync.errors import PermanentError, PlatformError
+from ordersync.models import Order, OrderStatus, Platform
+from ordersync.platforms.base import PlatformClient
+from ordersync.readpath.engine import PollOptions, PollReport, RunContext, execute, fetch_window, status_poller_name
+from ordersync.readpath.ports import OrderStore, PollState, PollStateStore
+from ordersync.readpath.records import StoredOrder, content_hash, next_check_after
+
+logger = Logger(child=True)
+
+CLUSTER_GAP = timedelta(hours=1)
+"""Due orders created closer together than this share one list window."""
+CLUSTER_SPAN = timedelta(days=1)
+NOT_FOUND_RECHECK = timedelta(hours=6)
+
+
+class OrderStatusReading(Protocol):
+    @property
+    def raw_status(self) -> str: ...
+
+    @property
+    def status(self) -> OrderStatus: ...
+
+
+@runtime_checkable
+class StatusReader(Protocol):
+    """A client that reads one order's status (the e-cards client)."""
+
+    def get_order_status(self, order_id: str) -> OrderStatusReading: ...
+
+
+def run_status_poller(
+    platform: Platform,
+    *,
+    settings: Settings,
+    client: PlatformClient,
+    repository: OrderStore,
+    state_repository: PollStateStore,
+    remaining_time_ms: Callable[[], int],
+    run_id: str,
+    options: PollOptions | None = None,
+) -> PollReport:
+    """One run of the status poller for one platform, under its own lease (``status#<platform>``)."""
+    return execute(
+        platform,
+        status_poller_name(platform),
+        check_open_orders,
+        settings=settings,
+        client=client,
+        repository=repository,
+        state_repository=state_repository,
+        remaining_time_ms=remaining_time_ms,
+        run_id=run_id,
+        options=options,
+    )
+
+
+def check_open_orders(ctx: RunContext, state: PollState) -> None:
+    """Check due open orders in batches until none is due (or time runs short); no cursor is kept."""
+    del state  # the index is the state: what is due is what the last runs left due
+    done: set[str] = set()
+    for round_number in range(1, ctx.options.max_status_rounds + 1):
+        ctx.ensure_time()
+        now = ctx.now()
+        batch = ctx.repository.open_orders(ctx.platform, now, ctx.options.status_batch)
+        due = [stored for stored in batch if stored.order.key not in done]
+        if not due:
+            return
+        done.update(stored.order.key for stored in due)
+        if isinstance(ctx.client, StatusReader) and ctx.platform is Platform.ECARDS:
+            current = _read_one_by_one(ctx, ctx.client, due)
+        else:
+            current = _read_through_windows(ctx, due)
+        for stored in due:
+            order = current.get(stored.order.key)
+            if order is not None and content_hash(order) != stored.content_hash:
+                continue  # written (by ``save`` or the window read), with its own next check
+            if stored.order.key in ctx.summary.conflict_keys:
+                continue
+            delay_from = now if order is not None else now + NOT_FOUND_RECHECK
+            if ctx.repository.reschedule(stored, next_check_at=next_check_after(stored.order.created_at, delay_from)):
+                ctx.rescheduled += 1
+        ctx.checkpoint({"kind": "status", "round": round_number})
+
+
+def _read_one_by_one(ctx: RunContext, reader: StatusReader, due: Sequence[StoredOrder]) -> dict[str, Order]:
+    """Read each due order's status concurrently; write the ones that changed."""
+
+    def read(stored: StoredOrder) -> tuple[StoredOrder, OrderStatusReading | PlatformError]:
+        ctx.count_request()
+        try:
+            return stored, reader.get_order_status(stored.order.order_id)
+        except PlatformError as error:
+            return stored, error
+
+    current: dict[str, Order] = {}
+    changed: list[Order] = []
+    failures: list[PlatformError] = []
+    for stored, reading in ctx.pool.map(read, due):
+        if isinstance(reading, PermanentError) and reading.status_code == 404:
+            logger.warning("open order unknown to the platform", extra={"order_id": stored.order.order_id})
+            continue
+        if isinstance(reading, PlatformError):
+            failures.append(reading)
+            current[stored.order.key] = stored.order  # unchanged for now; checked again later
+            continue
+        order = stored.order
+        if reading.raw_status != order.raw_status or reading.status != order.status:
+            order = order.model_copy(
+                update={
+                    "status": reading.status,
+                    "raw_status": reading.raw_status,
+                    "raw": order.raw | {"status": reading.raw_status},
+                }
+            )
+            changed.append(order)
+        current[stored.order.key] = order
+    if failures and len(failures) == len(due):
+        raise failures[0]
+    if changed:
+        ctx.save(changed)
+    return current
+
+
+def _read_through_windows(ctx: RunContext, due: Sequence[StoredOrder]) -> dict[str, Order]:
+    """Read the list over short creation-time windows around the due orders; everything read is stored."""
+    current: dict[str, Order] = {}
+    for window_from, window_to in creation_windows([stored.order.created_at for stored in due]):
+        ctx.ensure_time()
+        current |= fetch_window(ctx, window_from, window_to, collect=True)
+    return current
+
+
+def creation_windows(created: Sequence[datetime]) -> list[tuple[datetime, datetime]]:
+    """Cover the given creation times with few short windows (a second of margin at each end)."""
+    windows: list[tuple[datetime, datetime]] = []
+    margin = timedelta(seconds=1)
+    for moment in sorted(created):
+        if windows:
+            start, end = windows[-1]
+            if moment - end <= CLUSTER_GAP and moment - start <= CLUSTER_SPAN:
+                windows[-1] = (start, moment + margin)
+                continue
+        windows.append((moment - margin, moment + margin))
+    return windows

@@ -1,0 +1,114 @@
+"""Fixtures of the read-path suite: the orders and poll-state tables in moto (server mode), the three
+simulators on 127.0.0.1, clients pointed at them, the stream and the event bus observed from outside."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from readpath_support import (
+    ORDERS_TABLE,
+    POLL_STATE_TABLE,
+    EventCapture,
+    Harness,
+    StreamReader,
+    create_orders_table,
+    create_poll_state_table,
+    make_client,
+    make_simulator,
+)
+
+from ordersync.aws.orders_repository import OrderRepository
+from ordersync.aws.poll_state_repository import PollStateRepository
+from ordersync.config import Settings
+from ordersync.models import Platform
+from ordersync.platforms.base import PlatformClient
+from ordersync.simulators.base import PlatformSimulator, SimClock
+
+
+@pytest.fixture
+def dynamodb(aws: str) -> Any:
+    return boto3.client("dynamodb")
+
+
+@pytest.fixture
+def tables(dynamodb: Any) -> tuple[str, str]:
+    return create_orders_table(dynamodb), create_poll_state_table(dynamodb)
+
+
+@pytest.fixture
+def repository(tables: tuple[str, str], dynamodb: Any) -> OrderRepository:
+    return OrderRepository(tables[0], dynamodb_client=dynamodb)
+
+
+@pytest.fixture
+def state_repository(tables: tuple[str, str], dynamodb: Any) -> PollStateRepository:
+    return PollStateRepository(tables[1], dynamodb_client=dynamodb)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(orders_table=ORDERS_TABLE, poll_state_table=POLL_STATE_TABLE, poll_concurrency=4)
+
+
+@pytest.fixture
+def clock() -> SimClock:
+    return SimClock()
+
+
+@pytest.fixture
+def harness_factory(
+    repository: OrderRepository, state_repository: PollStateRepository, settings: Settings, clock: SimClock
+) -> Iterator[Any]:
+    started: list[PlatformSimulator] = []
+    clients: list[PlatformClient] = []
+
+    def build(platform: Platform, *, orders: int = 60, seed: int = 7, **extra: Any) -> Harness:
+        simulator = make_simulator(platform, orders=orders, clock=clock, seed=seed, **extra).start()
+        started.append(simulator)
+        client = make_client(simulator)
+        clients.append(client)
+        return Harness(platform, simulator, client, repository, state_repository, settings, clock)
+
+    yield build
+    for client in clients:
+        client.close()
+    for simulator in started:
+        simulator.stop()
+
+
+@pytest.fixture
+def stream(tables: tuple[str, str]) -> StreamReader:
+    return StreamReader(tables[0])
+
+
+@pytest.fixture
+def captured_events(aws: str) -> EventCapture:
+    return EventCapture()
+
+
+@pytest.fixture
+def handler_env(monkeypatch: pytest.MonkeyPatch, tables: tuple[str, str]) -> Iterator[None]:
+    """The environment template.yaml gives the read-path functions, pointed at the test resources."""
+    from ordersync import config
+    from ordersync.readpath import runtime
+
+    values = {
+        "ORDERS_TABLE": tables[0],
+        "POLL_STATE_TABLE": tables[1],
+        "EVENT_BUS_NAME": "ordersync-test-events",
+        "POWERTOOLS_SERVICE_NAME": "ordersync",
+        "POWERTOOLS_METRICS_NAMESPACE": "ordersync",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POLL_LOOKBACK_MINUTES": "120",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    caches = (config.settings, runtime.order_repository, runtime.poll_state_repository, runtime.event_publisher)
+    for cached in caches:
+        cached.cache_clear()
+    yield
+    for cached in caches:
+        cached.cache_clear()

@@ -1,0 +1,112 @@
+"""The status poller: open orders are read again until final, through the sparse open-orders index."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from readpath_support import open_order_ids, status_poll
+
+from ordersync.models import OrderStatus, Platform
+from ordersync.readpath.records import next_check_after
+from ordersync.readpath.status import creation_windows
+
+
+def test_ecards_open_orders_are_read_one_by_one_until_final(harness_factory) -> None:
+    harness = harness_factory(Platform.ECARDS, orders=80)
+    harness.poll()
+    open_before = open_order_ids(harness)
+    harness.clock.advance(timedelta(hours=8))  # every schedule has run its course by now
+    harness.simulator.clear_requests()
+
+    report = status_poll(harness)
+
+    truth = harness.truth()
+    stored = harness.stored()
+    status_reads = [request for request in harness.simulator.requests if request.path.endswith("/status")]
+    assert open_before
+    assert report.outcome == "completed"
+    assert len(status_reads) == len(open_before) == report.requests
+    assert all(stored[order_id].order.raw_status == truth[order_id] for order_id in open_before)
+    assert report.written == sum(1 for order_id in open_before if stored[order_id].version == 2)
+    assert open_order_ids(harness) == {
+        order_id for order_id in open_before if not stored[order_id].order.status.is_final
+    }
+
+
+def test_an_open_order_that_did_not_change_is_only_checked_again_later(harness_factory) -> None:
+    harness = harness_factory(Platform.ECARDS, orders=40)
+    harness.poll()
+    harness.clock.advance(timedelta(days=2))
+    unchanged = {order_id: stored for order_id, stored in harness.stored().items() if not stored.order.status.is_final}
+    for order_id in list(unchanged):
+        if harness.truth()[order_id] != unchanged[order_id].order.raw_status:
+            del unchanged[order_id]
+
+    report = status_poll(harness)
+    again = status_poll(harness, "status-2")
+
+    after = harness.stored()
+    assert report.rescheduled >= len(unchanged)
+    for order_id, before in unchanged.items():
+        assert after[order_id].version == before.version
+        assert after[order_id].next_check_at is not None
+        assert before.next_check_at is not None
+        assert after[order_id].next_check_at > before.next_check_at
+    assert again.requests == 0  # nothing is due again yet
+
+
+def test_ticketscloud_open_orders_are_read_through_short_creation_windows(harness_factory) -> None:
+    harness = harness_factory(Platform.TICKETSCLOUD, orders=120)
+    harness.poll()
+    open_before = open_order_ids(harness)
+    in_progress = sorted(order_id for order_id in open_before if harness.truth()[order_id] == "in_progress")
+    harness.simulator.pay(in_progress[0])
+    harness.simulator.cancel(in_progress[1])
+    harness.clock.advance(timedelta(days=2))
+    harness.simulator.clear_requests()
+
+    report = status_poll(harness)
+
+    stored = harness.stored()
+    assert report.outcome == "completed"
+    assert stored[in_progress[0]].order.status is OrderStatus.FULFILLED
+    assert stored[in_progress[1]].order.status is OrderStatus.CANCELLED
+    assert {in_progress[0], in_progress[1]}.isdisjoint(open_order_ids(harness))
+    assert all(request.path == "/v2/resources/orders" for request in harness.simulator.requests)
+    assert all("created_at" in request.query for request in harness.simulator.requests)
+
+
+def test_a_bizon365_payment_is_found_and_a_paid_order_leaves_the_open_index(harness_factory) -> None:
+    harness = harness_factory(Platform.BIZON365, orders=80)
+    harness.poll()
+    unpaid = sorted(order_id for order_id, raw in harness.truth().items() if raw == "unpaid")
+    harness.simulator.pay(unpaid[0])
+    harness.clock.advance(timedelta(days=2))
+
+    status_poll(harness)
+
+    stored = harness.stored()
+    assert stored[unpaid[0]].order.status is OrderStatus.FULFILLED
+    assert unpaid[0] not in open_order_ids(harness)
+
+
+def test_young_orders_are_checked_more_often_than_old_ones() -> None:
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+    young = next_check_after(now - timedelta(minutes=10), now) - now
+    day_old = next_check_after(now - timedelta(hours=5), now) - now
+    week_old = next_check_after(now - timedelta(days=3), now) - now
+    ancient = next_check_after(now - timedelta(days=90), now) - now
+
+    assert young < day_old < week_old < ancient
+
+
+def test_due_orders_close_in_time_share_one_window() -> None:
+    base = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    created = [base, base + timedelta(minutes=20), base + timedelta(minutes=50), base + timedelta(days=3)]
+
+    windows = creation_windows(created)
+
+    assert len(windows) == 2
+    assert windows[0][0] < base < base + timedelta(minutes=50) < windows[0][1]
+    assert windows[1][0] < base + timedelta(days=3) < windows[1][1]
