@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from writepath_support import ApiGateway, WritePathAws, create_orders_table, create_write_path_resources
+from writepath_support import ApiGateway, ApiSetup, WritePathAws, create_orders_table, create_write_path_resources
 
 from ordersync.api.idempotency import IdempotentAcceptance
 from ordersync.api.resolver import ApiServices, OrdersyncApi
@@ -18,15 +17,6 @@ def wp_aws(aws: str) -> WritePathAws:
     """Fresh write-path tables and FIFO queues in moto."""
     del aws
     return create_write_path_resources()
-
-
-@dataclass
-class ApiSetup:
-    aws: WritePathAws
-    gateway: ApiGateway
-    services: ApiServices
-    orders: OrderRepository
-    tokens: dict[str, str]
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import ApiSetup
-from writepath_support import ApiAnswer, api_event
+from writepath_support import ApiAnswer, ApiSetup, api_event
 
 from ordersync.aws.action_queue import ActionQueue
 from ordersync.aws.actions_repository import ActionRepository

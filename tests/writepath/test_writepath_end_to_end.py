@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import ApiSetup
-from writepath_support import ApiGateway, FifoDelivery, records_from_sqs
+from writepath_support import ApiGateway, ApiSetup, FifoDelivery, records_from_sqs
 
 from ordersync.api.idempotency import IdempotentAcceptance
 from ordersync.api.resolver import ApiServices, OrdersyncApi

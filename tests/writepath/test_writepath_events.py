@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import ApiSetup
-from writepath_support import FakeLambdaContext, load_event
+from writepath_support import ApiSetup, FakeLambdaContext, load_event
 
 
 def run(api: ApiSetup, name: str) -> tuple[int, Any]:

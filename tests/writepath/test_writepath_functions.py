@@ -10,8 +10,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import ApiSetup
-from writepath_support import FakeLambdaContext, load_event, records_from_sqs
+from writepath_support import ApiSetup, FakeLambdaContext, load_event, records_from_sqs
 
 from ordersync.config import settings
 from ordersync.writepath import runtime

@@ -21,9 +21,11 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 
 from ordersync.api.authorizer import UnauthorizedError, authorize
+from ordersync.api.resolver import ApiServices
 from ordersync.aws.action_queue import ActionQueue
 from ordersync.aws.actions_repository import ActionRepository
 from ordersync.aws.clients_repository import ClientRepository
+from ordersync.aws.orders_repository import OrderRepository
 from ordersync.writepath.accept import ActionAcceptor
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -403,3 +405,14 @@ class ApiGateway:
         for name, values in (response.get("multiValueHeaders") or {}).items():
             answer_headers[str(name)] = str(values[-1])
         return ApiAnswer(int(response["statusCode"]), answer_headers, json.loads(body) if body else None)
+
+
+@dataclass
+class ApiSetup:
+    """What the ``api`` fixture hands a test: the embedded AWS, the gateway in front of the handler, and tokens."""
+
+    aws: WritePathAws
+    gateway: ApiGateway
+    services: ApiServices
+    orders: OrderRepository
+    tokens: dict[str, str]
