@@ -419,7 +419,7 @@ def test_each_failure_queue_has_an_alarm_on_visible_messages(resources: dict[str
 
 @pytest.mark.parametrize(
     "dimension",
-    [("platform", "ticketscloud"), ("platform", "bizon365"), ("platform", "ecards"), ("poller", "status")],
+    [("platform", "ticketscloud"), ("platform", "bizon365"), ("platform", "ecards")],
 )
 def test_each_poller_alarms_after_three_periods_without_a_completed_run(
     resources: dict[str, Any], dimension: tuple[str, str]
@@ -433,6 +433,25 @@ def test_each_poller_alarms_after_three_periods_without_a_completed_run(
         and {"Name": name, "Value": value} in resource["Properties"]["Dimensions"]
     ]
     assert alarm["Namespace"] == "ordersync"
+    assert alarm["EvaluationPeriods"] == 3
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["ComparisonOperator"] == "LessThanThreshold"
+
+
+def test_status_poller_alarm_watches_the_slowest_platform_with_the_dimensions_it_emits(
+    resources: dict[str, Any],
+) -> None:
+    alarm = props(resources, "StatusPollStalledAlarm")
+    watched = [
+        {item["Name"]: item["Value"] for item in query["MetricStat"]["Metric"]["Dimensions"]}
+        for query in alarm["Metrics"]
+        if "MetricStat" in query
+    ]
+    # The status poller flushes PollCompleted once per platform with dimensions service, platform and poller.
+    assert sorted(dims["platform"] for dims in watched) == ["bizon365", "ecards", "ticketscloud"]
+    assert all(dims.keys() == {"service", "platform", "poller"} and dims["poller"] == "status" for dims in watched)
+    (expression,) = [query["Expression"] for query in alarm["Metrics"] if "Expression" in query]
+    assert expression.startswith("MIN(")
     assert alarm["EvaluationPeriods"] == 3
     assert alarm["TreatMissingData"] == "breaching"
     assert alarm["ComparisonOperator"] == "LessThanThreshold"
