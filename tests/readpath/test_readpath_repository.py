@@ -141,6 +141,26 @@ def test_listing_filters_by_status_and_change_time(repository: OrderRepository) 
     assert len(everywhere) == 4
 
 
+def test_a_selective_status_filter_fills_its_page_and_resumes_after_the_last_order(
+    repository: OrderRepository,
+) -> None:
+    # Listed most recently changed first: 60 pending orders stand in front of the 3 fulfilled ones.
+    fulfilled = (3, 17, 29)
+    repository.save_changed([make_order(n, status=OrderStatus.FULFILLED) for n in fulfilled], seen_at=NOW)
+    repository.save_changed([make_order(n) for n in range(63) if n not in fulfilled], seen_at=NOW + timedelta(hours=1))
+    pages: list[list[str]] = []
+    cursor = None
+
+    for _ in range(5):
+        page, cursor = repository.list(Platform.ECARDS, OrderStatus.FULFILLED, None, 2, cursor)
+        pages.append([stored.order.order_id for stored in page])
+        if cursor is None:
+            break
+
+    assert [len(page) for page in pages] == [2, 1]
+    assert sorted(order_id for page in pages for order_id in page) == ["order-0003", "order-0017", "order-0029"]
+
+
 def test_a_cursor_that_was_not_handed_out_is_refused(repository: OrderRepository) -> None:
     with pytest.raises(InvalidCursorError):
         repository.list(Platform.ECARDS, None, None, 10, "not-a-cursor")

@@ -46,6 +46,7 @@ _deserializer = TypeDeserializer()
 BATCH_GET_LIMIT = 100
 MAX_UNPROCESSED_ROUNDS = 8
 MAX_LIST_ROUNDS = 20
+LIST_FILTER_PAGE = 200  # items evaluated per round of a filtered list
 BY_PLATFORM_CHANGED_INDEX = "by-platform-changed"
 OPEN_ORDERS_INDEX = "open-orders"
 _STORED_PROJECTION = "pk, content_hash, version, first_seen_at, item_bytes"
@@ -257,11 +258,14 @@ class OrderRepository:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         base = self._list_request(platform, status, changed_since)
+        filtered = "FilterExpression" in base
         start_key = _decode_cursor(cursor) if cursor else None
         found: list[dict[str, Any]] = []
         last_key: dict[str, Any] | None = None
         for _ in range(MAX_LIST_ROUNDS):
-            request = base | {"Limit": limit - len(found)}
+            # DynamoDB applies Limit before the filter: with a filter, evaluate a full page per round and
+            # cut the result below, or a selective filter would answer empty pages with a cursor.
+            request = base | {"Limit": LIST_FILTER_PAGE if filtered else limit - len(found)}
             if start_key:
                 request["ExclusiveStartKey"] = start_key
             response: Mapping[str, Any] = (
@@ -269,7 +273,11 @@ class OrderRepository:
             )
             found.extend(response.get("Items", []))
             last_key = response.get("LastEvaluatedKey")
-            if not last_key or len(found) >= limit:
+            if len(found) > limit:
+                found = found[:limit]
+                last_key = _key_of(found[-1], by_platform=platform is not None)
+                break
+            if not last_key or len(found) == limit:
                 break
             start_key = last_key
         return self._complete(found), (_encode_cursor(last_key) if last_key else None)
@@ -351,3 +359,9 @@ def _decode_cursor(cursor: str) -> dict[str, Any]:
     if not isinstance(key, dict) or "pk" not in key:
         raise InvalidCursorError("cursor is not one this API handed out")
     return key
+
+
+def _key_of(item: Mapping[str, Any], *, by_platform: bool) -> dict[str, Any]:
+    """The ``ExclusiveStartKey`` that resumes a list right after ``item`` (index keys too for an index query)."""
+    names = ("pk", "platform", "last_changed_at") if by_platform else ("pk",)
+    return {name: item[name] for name in names}
