@@ -428,6 +428,22 @@ def test_safe_create_gives_up_after_its_bounded_attempts(
     assert sim.created_orders == []
 
 
+def test_safe_create_does_not_wait_out_a_retry_after_longer_than_its_policy(
+    sim: EcardsSimulator, client: EcardsClient, sleep: RecordingSleep
+) -> None:
+    sim.fail_creates(429, retry_after=120)
+
+    with pytest.raises(RetryableError) as caught:
+        client.create_order_safely(create_request(), attempts=3)
+
+    assert caught.value.status_code == 429
+    assert caught.value.retry_after == 120
+    assert len(requests_to(sim, "POST")) == 1
+    assert len(requests_to(sim, "GET")) == 1  # the status read that proved nothing was created
+    assert sleep.calls == []
+    assert sim.created_orders == []
+
+
 def test_safe_create_with_an_unreadable_status_is_outcome_unknown_and_not_resent(
     sim: EcardsSimulator, client: EcardsClient
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -306,6 +307,25 @@ def test_a_lost_create_answer_still_creates_the_order(sim: EcardsSimulator) -> N
 
     assert time.monotonic() - started < 0.4
     assert [str(order.id) for order in sim.created_orders] == [ORDER_ID]
+
+
+def test_clearing_the_log_also_drops_a_request_still_being_answered(sim: EcardsSimulator) -> None:
+    sim.lose_create_answers(1, hold=0.3)
+    sender = threading.Thread(
+        target=httpx.post,
+        args=(f"{sim.base_url}/v1/orders",),
+        kwargs={"json": create_body(), "headers": {"Authorization": f"Bearer {sim.token}"}, "timeout": 5},
+    )
+    sender.start()
+    deadline = time.monotonic() + 5
+    while not sim.created_orders and time.monotonic() < deadline:  # created, its answer still held
+        time.sleep(0.005)
+
+    sim.clear_requests()
+    sender.join(timeout=10)
+
+    assert [str(order.id) for order in sim.created_orders] == [ORDER_ID]
+    assert sim.requests == []
 
 
 # -- status ----------------------------------------------------------------------------------------

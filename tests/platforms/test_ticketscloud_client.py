@@ -37,6 +37,7 @@ from ordersync.platforms.ticketscloud import (
     TicketscloudOrderActions,
     TicketscloudOrderFilters,
     TicketscloudPatchResult,
+    TicketscloudVendorDataAction,
 )
 from ordersync.simulators.ticketscloud import TicketscloudSimulator
 
@@ -460,6 +461,21 @@ def test_patch_refuses_an_unusable_order_id_before_sending(
     with pytest.raises(ValidationFailedError):
         client.patch_order("a/b", SEND_TICKETS)
 
+    assert sim.requests == []
+
+
+def test_patch_refuses_a_limit_broken_past_validation_before_sending(
+    sim: TicketscloudSimulator, client: TicketscloudClient
+) -> None:
+    order_id = open_order_id(sim)
+    too_long = TicketscloudVendorDataAction.model_construct(order_id="x" * 65, raw=None)
+    actions = SEND_TICKETS.model_copy(update={"vendor_data": too_long})  # model_copy does not validate
+
+    with pytest.raises(ValidationFailedError) as raised:
+        client.patch_order(order_id, actions)
+
+    assert raised.value.field == "vendor_data.order_id"
+    assert "64" in raised.value.message
     assert sim.requests == []
 
 

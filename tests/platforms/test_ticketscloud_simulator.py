@@ -486,3 +486,18 @@ def test_requests_are_logged_in_order_with_their_answers(sim: TicketscloudSimula
 
     assert [(request.query.get("page"), request.status) for request in sim.requests] == [(["1"], 200), (None, 400)]
     assert sim.requests[0].received_at >= START.replace(tzinfo=UTC)
+
+
+def test_the_log_lists_a_slow_patch_before_the_conflict_it_caused() -> None:
+    with simulator(processing_delay=0.5).running() as sim:
+        order_id = open_order_id(sim)
+
+        statuses = concurrent_patches(sim, [order_id, order_id])
+
+        assert sorted(statuses) == [200, 409]
+        log = sim.requests
+        assert [request.status for request in log] == [200, 409]  # received first, answered last
+        assert log[0].received_at <= log[1].received_at
+        assert log[1].finished_at is not None
+        assert log[0].finished_at is not None
+        assert log[1].finished_at < log[0].finished_at

@@ -10,7 +10,8 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, Self, runtime_checkable
 
 import httpx
@@ -28,17 +29,26 @@ from ordersync.models import OrderPage, Platform
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded retries with exponential backoff and full jitter; ``Retry-After`` wins when it is longer."""
+    """Bounded retries with exponential backoff and full jitter; ``Retry-After`` wins when it is longer.
+
+    A ``Retry-After`` beyond ``max_retry_after`` is not waited out: retrying before it would ignore the platform's
+    word, and waiting would eat the caller's time budget, so the error goes to the caller (a later poll, the queue).
+    """
 
     attempts: int = 4
     base_delay: float = 0.2
     max_delay: float = 5.0
+    max_retry_after: float = 20.0
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         backoff = random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
         if retry_after is not None:
-            return min(max(backoff, retry_after), self.max_delay * 4)
+            return max(backoff, min(retry_after, self.max_retry_after))
         return backoff
+
+    def waits_out(self, retry_after: float | None) -> bool:
+        """Whether a retry may follow this ``Retry-After`` (none given counts as yes)."""
+        return retry_after is None or retry_after <= self.max_retry_after
 
 
 NO_RETRY = RetryPolicy(attempts=1)
@@ -121,7 +131,7 @@ class HttpTransport:
                     raise OutcomeUnknownError(
                         self.platform, f"{method} {path}: answer lost ({error.message})"
                     ) from error
-                if attempt >= attempts:
+                if attempt >= attempts or not self.retry.waits_out(error.retry_after):
                     raise
                 self._sleep(self.retry.delay(attempt, error.retry_after))
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
@@ -193,10 +203,18 @@ def _body_of(response: httpx.Response) -> Any:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait: ``Retry-After`` is either delay-seconds or an HTTP-date (RFC 9110), and both are honoured."""
     value = response.headers.get("Retry-After")
     if value is None:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if moment.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses as naive
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())

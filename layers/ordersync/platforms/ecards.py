@@ -420,7 +420,7 @@ class EcardsClient:
                 try:
                     status = self.get_order_status(order_id)
                 except OrderNotFoundError:
-                    if send >= limit:
+                    if send >= limit or not self._retry.waits_out(error.retry_after):
                         raise error from None
                     self._sleep(self._retry.delay(send, error.retry_after))
                     continue

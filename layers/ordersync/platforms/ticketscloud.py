@@ -412,6 +412,17 @@ def parse_order_page(
     )
 
 
+def _revalidated(actions: TicketscloudOrderActions) -> TicketscloudOrderActions:
+    """The actions checked again against the documented limits: ``model_copy(update=...)`` and ``model_construct``
+    skip validation, and a limit broken that way must still be refused here rather than sent."""
+    try:
+        return TicketscloudOrderActions.model_validate(actions.model_dump(exclude_none=True))
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "actions"
+        raise ValidationFailedError(PLATFORM, field, _reason(error)) from error
+
+
 # -- the client ------------------------------------------------------------------------------------------
 
 
@@ -524,9 +535,10 @@ class TicketscloudClient:
         """
         if not order_id or "/" in order_id:
             raise ValidationFailedError(PLATFORM, "order_id", f"not a usable order id: {order_id!r}")
+        checked = _revalidated(actions)
         path = f"{ORDERS_PATH}/{order_id}"
         try:
-            body = self.transport.request("PATCH", path, json=actions.patch_body(), retry_safe=False)
+            body = self.transport.request("PATCH", path, json=checked.patch_body(), retry_safe=False)
         except MalformedResponseError as error:
             raise OutcomeUnknownError(
                 PLATFORM, f"PATCH {path}: answered with a body that is not JSON", status_code=error.status_code

@@ -6,6 +6,7 @@ A simulator subclasses ``PlatformSimulator`` and registers routes; it never deal
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import re
@@ -113,7 +114,9 @@ class PlatformSimulator:
         self.faults = Faults()
         self.lock = threading.RLock()
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
-        self._requests: list[RecordedRequest] = []
+        self._requests: list[tuple[int, RecordedRequest]] = []  # (receipt sequence, request), in receipt order
+        self._received = 0  # requests received so far: the next one's receipt sequence
+        self._cleared_at = 0  # requests received before this sequence were cleared
         self._fault_random = random.Random(seed + 1)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -131,12 +134,15 @@ class PlatformSimulator:
     # -- what tests read -----------------------------------------------------------------------
     @property
     def requests(self) -> list[RecordedRequest]:
+        """Every answered request in the order the simulator received them (not the order it answered them)."""
         with self.lock:
-            return list(self._requests)
+            return [recorded for _, recorded in self._requests]
 
     def clear_requests(self) -> None:
+        """Forget the requests received so far, including any still being answered."""
         with self.lock:
             self._requests.clear()
+            self._cleared_at = self._received
 
     # -- serving -------------------------------------------------------------------------------
     @property
@@ -193,7 +199,10 @@ class PlatformSimulator:
             self.stop()
 
     def _dispatch(self, http: BaseHTTPRequestHandler) -> None:
-        received_at = self.clock.now()
+        with self.lock:
+            sequence = self._received
+            self._received += 1
+            received_at = self.clock.now()
         split = urlsplit(http.path)
         length = int(http.headers.get("Content-Length") or 0)
         raw_body = http.rfile.read(length) if length else b""
@@ -209,6 +218,7 @@ class PlatformSimulator:
             )
             response = self._respond(request)
         self._requests_append(
+            sequence,
             RecordedRequest(
                 http.command,
                 split.path,
@@ -218,7 +228,7 @@ class PlatformSimulator:
                 received_at,
                 self.clock.now(),
                 response.status,
-            )
+            ),
         )
         payload = (
             response.raw
@@ -236,9 +246,12 @@ class PlatformSimulator:
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test): nothing to answer
 
-    def _requests_append(self, recorded: RecordedRequest) -> None:
+    def _requests_append(self, sequence: int, recorded: RecordedRequest) -> None:
+        """Record an answered request at its place in receipt order: a slow request answered after a quick later
+        one (a PATCH still processing, and the ``409`` it caused) is still listed first."""
         with self.lock:
-            self._requests.append(recorded)
+            if sequence >= self._cleared_at:
+                bisect.insort(self._requests, (sequence, recorded), key=lambda item: item[0])
 
     def _respond(self, request: Request) -> Response:
         injected = self._injected_fault()

@@ -108,6 +108,7 @@ class EcardsSimulator(PlatformSimulator):
         self._lost_create_answers = 0
         self._lost_answer_hold = 0.0
         self._failing_creates: list[int] = []
+        self._failing_retry_after: float | None = None
         self._seed_orders(orders)
         self.route("GET", "/v1/orders", self._list)
         self.route("GET", "/order", self._list)  # the docs' example URL
@@ -153,10 +154,12 @@ class EcardsSimulator(PlatformSimulator):
             self._lost_create_answers = count
             self._lost_answer_hold = hold
 
-    def fail_creates(self, *statuses: int) -> None:
-        """The next creates answer these statuses, in turn, without creating anything (a 503 before processing)."""
+    def fail_creates(self, *statuses: int, retry_after: float | None = None) -> None:
+        """The next creates answer these statuses, in turn, without creating anything (a 503 before processing),
+        with ``Retry-After`` when one is given."""
         with self.lock:
             self._failing_creates.extend(statuses)
+            self._failing_retry_after = retry_after
 
     def payload(self, order: EcardsSimOrder) -> dict[str, Any]:
         """The order as the list shows it: zone-less wall-clock time, total as a JSON number."""
@@ -213,7 +216,10 @@ class EcardsSimulator(PlatformSimulator):
         with self.lock:
             if self._failing_creates:
                 status = self._failing_creates.pop(0)
-                raise HttpError(status, {"errors": [{"code": "injected", "msg": f"injected {status} on create"}]})
+                headers = {} if self._failing_retry_after is None else {"Retry-After": f"{self._failing_retry_after:g}"}
+                raise HttpError(
+                    status, {"errors": [{"code": "injected", "msg": f"injected {status} on create"}]}, headers
+                )
             existing = self._orders.get(order_id)
             if existing is None:
                 existing = self._new_order(self.clock.now(), order_id=order_id, participant=participant, lines=lines)
