@@ -11,16 +11,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ordersync.writepath.runtime import action_worker
+from ordersync.writepath.telemetry import NAMESPACE
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
+metrics = Metrics(namespace=NAMESPACE)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Also flushes the per-outcome counts (``ActionsSucceeded``, ``ActionsFailed``, ``ActionsRetried``,
+    ``ActionsDeadLettered``) that the applier adds while the batch runs."""
     response = action_worker().handle(event, context)
     records = len(event.get("Records", []))
     failed = len(response.get("batchItemFailures", []))

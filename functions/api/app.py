@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ordersync.writepath.runtime import api_handler
+from ordersync.writepath.telemetry import NAMESPACE
 
 logger = Logger()
 tracer = Tracer()
+metrics = Metrics(namespace=NAMESPACE)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Flushes ``ActionsAccepted``/``ActionsNotAccepted``, which the acceptor adds, at the end of the request."""
     return api_handler()(event, context)

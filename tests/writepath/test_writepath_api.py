@@ -155,6 +155,34 @@ def test_other_bodies_breaking_their_schema_are_422_naming_the_field(
     assert answer.message.startswith(field), answer.message
 
 
+@pytest.mark.parametrize("order_id", ["x" * 101, "has space", "заказ"])
+def test_an_order_id_that_cannot_name_a_fifo_group_is_422_and_nothing_is_recorded(api: ApiSetup, order_id: str) -> None:
+    """SQS allows at most 128 visible ASCII characters in a MessageGroupId (moto does not check): refused here,
+    not answered 503 by a failed send after the action was recorded."""
+    answer = post(api, f"/orders/ticketscloud/{order_id}/actions", {"send_tickets": True})
+    assert answer.status == 422
+    assert answer.message.startswith("order_id"), answer.message
+    assert queued_messages(api) == []
+    assert boto3.resource("dynamodb").Table(api.aws.actions_table).scan()["Items"] == []
+
+
+def test_the_longest_usable_order_id_is_accepted(api: ApiSetup) -> None:
+    answer = post(api, f"/orders/ticketscloud/{'x' * 100}/actions", {"send_tickets": True})
+    assert answer.status == 202
+    [message] = queued_messages(api)
+    assert len(message["Attributes"]["MessageGroupId"]) <= 128
+
+
+@pytest.mark.parametrize(
+    ("path", "field"), [("/actions/" + "a" * 3000, "action_id"), ("/orders/ticketscloud/" + "a" * 3000, "order_id")]
+)
+def test_an_id_too_long_for_a_dynamodb_key_is_422_not_a_500(api: ApiSetup, path: str, field: str) -> None:
+    """DynamoDB refuses a key over 2 KB with a ValidationException (moto does not): refused before the lookup."""
+    answer = get(api, path, client="admin")
+    assert answer.status == 422
+    assert answer.message.startswith(field), answer.message
+
+
 def test_invalid_json_is_400(api: ApiSetup) -> None:
     answer = api.gateway.call("POST", ACTIONS, token=api.tokens["actor"], raw_body='{"customer": ')
     assert answer.status == 400
@@ -321,6 +349,15 @@ def test_a_recording_failure_answers_503_and_queues_nothing(api: ApiSetup) -> No
     assert answer.status == 503
     assert "could not be recorded" in answer.message
     assert queued_messages(api) == []
+
+
+def test_a_store_failure_while_reading_an_action_is_503_not_500(api: ApiSetup) -> None:
+    action_id = post(api, ACTIONS, {"send_tickets": True}).body["action_id"]
+    api.services.actions = ActionRepository("no-such-table")
+    answer = get(api, f"/actions/{action_id}")
+    assert answer.status == 503
+    assert answer.body["error"] == "unavailable"
+    assert answer.message.startswith("a backing store failed")
 
 
 # -- orders from the read path's store -----------------------------------------------------------------------

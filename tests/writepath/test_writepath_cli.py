@@ -176,6 +176,7 @@ def test_redrive_moves_dead_lettered_actions_back_in_their_original_order_and_ma
         "ticketscloud#o2": [action.action_id for action in second],
     }
     assert all(wp_aws.actions().get(a.action_id).state is ActionState.QUEUED for a in first + second)  # type: ignore[union-attr]
+    assert all(wp_aws.actions().get(a.action_id).finished_at is None for a in first + second)  # type: ignore[union-attr]
     assert boto3.client("sqs").receive_message(QueueUrl=wp_aws.dlq_url).get("Messages", []) == []
 
 

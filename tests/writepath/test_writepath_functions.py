@@ -10,6 +10,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from aws_lambda_powertools import Metrics
 from writepath_support import ApiSetup, FakeLambdaContext, load_event, records_from_sqs
 
 from ordersync.config import settings
@@ -61,6 +62,26 @@ def test_the_api_function_accepts_the_sample_action(environment: ApiSetup) -> No
     assert action.state is ActionState.QUEUED
 
 
+def emf_metrics(output: str) -> dict[str, list[str]]:
+    """The metric names of each namespace in the EMF lines a function printed."""
+    found: dict[str, list[str]] = {}
+    for line in output.splitlines():
+        if '"_aws"' not in line:
+            continue
+        for directive in json.loads(line)["_aws"]["CloudWatchMetrics"]:
+            found.setdefault(directive["Namespace"], []).extend(metric["Name"] for metric in directive["Metrics"])
+    return found
+
+
+def test_the_api_function_publishes_accepted_actions(environment: ApiSetup, capsys: pytest.CaptureFixture[str]) -> None:
+    event = load_event("api-post-ticketscloud-actions.json")
+    event["requestContext"]["authorizer"]["client_id"] = "actor"
+    Metrics().clear_metrics()  # Powertools shares one metric set per process: start from an empty one
+    capsys.readouterr()
+    assert load_function("api").lambda_handler(event, FakeLambdaContext())["statusCode"] == 202
+    assert emf_metrics(capsys.readouterr().out) == {"ordersync": ["ActionsAccepted"]}
+
+
 def test_the_authorizer_function_refuses_an_unknown_token(environment: ApiSetup) -> None:
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         load_function("authorizer").lambda_handler(load_event("authorizer-request.json"), FakeLambdaContext())
@@ -86,7 +107,8 @@ def test_the_worker_function_returns_a_partial_batch_response(
     # No platform secret exists here: the record is returned for a later delivery and the action says why.
     response = load_function("action_worker").lambda_handler({"Records": records}, FakeLambdaContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
-    assert '"ActionRecordsReturned"' in capsys.readouterr().out
+    published = emf_metrics(capsys.readouterr().out)["ordersync"]
+    assert {"ActionRecordsReturned", "ActionsRetried"} <= set(published)
     action_id = json.loads(records[0]["body"])["action_id"]
     action = environment.aws.actions().get(action_id)
     assert action is not None

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 from writepath_support import (
     MAX_RECEIVE_COUNT,
     FakeLambdaContext,
@@ -22,6 +24,7 @@ from writepath_support import (
 
 from ordersync.errors import PermanentError, RetryableError
 from ordersync.models import Money, Order, OrderStatus, Platform
+from ordersync.writepath.accept import AcceptFailedError, ActionAcceptor
 from ordersync.writepath.apply import ActionApplier, ActionOutcome
 from ordersync.writepath.models import Action, ActionError, ActionKind, ActionState
 from ordersync.writepath.worker import ActionWorker
@@ -295,3 +298,98 @@ def test_records_are_returned_untouched_when_the_invocation_is_nearly_out_of_tim
     stored = state_of(wp_aws, action)
     assert stored.state is ActionState.QUEUED
     assert stored.attempts == 0
+
+
+# -- metrics: one count per outcome -----------------------------------------------------------------------------
+class CountedMetrics:
+    """A Powertools ``Metrics`` with its own metric set (not the process-wide one), and the counts it holds."""
+
+    def __init__(self) -> None:
+        self.provider = AmazonCloudWatchEMFProvider(namespace="ordersync", metric_set={}, dimension_set={})
+        self.metrics = Metrics(provider=self.provider)
+
+    def counts(self) -> dict[str, float]:
+        return {name: sum(metric["Value"]) for name, metric in self.provider.metric_set.items()}
+
+
+def counted_worker(wp_aws: WritePathAws, runner: ScriptedRunner, metrics: CountedMetrics) -> ActionWorker:
+    applier = ActionApplier(
+        wp_aws.actions(), runner, SavedOrders(), max_receive_count=MAX_RECEIVE_COUNT, metrics=metrics.metrics
+    )
+    return ActionWorker(applier)
+
+
+def test_succeeded_and_failed_actions_are_counted_apart(wp_aws: WritePathAws, runner: ScriptedRunner) -> None:
+    metrics = CountedMetrics()
+    good, bad, other = accept(wp_aws, "o1") + accept(wp_aws, "o2") + accept(wp_aws, "o3")
+    runner.script(bad.action_id, fail_with(PermanentError(Platform.TICKETSCLOUD, "HTTP 400", status_code=400)))
+    worker = counted_worker(wp_aws, runner, metrics)
+    assert worker.handle({"Records": records_from_sqs(wp_aws.sqs, wp_aws.queue_url)}) == {"batchItemFailures": []}
+    assert {good.action_id, other.action_id} <= set(runner.succeeded)
+    assert metrics.counts() == {"ActionsSucceeded": 2, "ActionsFailed": 1}
+
+
+def test_retries_and_dead_letters_are_counted_including_the_actions_held_behind(
+    wp_aws: WritePathAws, runner: ScriptedRunner
+) -> None:
+    metrics = CountedMetrics()
+    stuck, _behind = accept(wp_aws, "o1", 2)
+    runner.script(stuck.action_id, fail_with(retryable(503)))
+    delivery = FifoDelivery(counted_worker(wp_aws, runner, metrics).handle)
+    delivery.add(records_from_sqs(wp_aws.sqs, wp_aws.queue_url))
+    delivery.run()
+    assert len(delivery.dead_letters) == 2
+    assert metrics.counts() == {"ActionsRetried": MAX_RECEIVE_COUNT - 1, "ActionsDeadLettered": 2}
+
+
+def test_a_redelivered_action_already_final_is_not_counted_again(wp_aws: WritePathAws, runner: ScriptedRunner) -> None:
+    metrics = CountedMetrics()
+    accept(wp_aws, "o1")
+    [record] = records_from_sqs(wp_aws.sqs, wp_aws.queue_url)
+    worker = counted_worker(wp_aws, runner, metrics)
+    worker.handle({"Records": [record]})
+    again = json.loads(json.dumps(record))
+    again["attributes"]["ApproximateReceiveCount"] = "2"
+    worker.handle({"Records": [again]})
+    assert metrics.counts() == {"ActionsSucceeded": 1}
+
+
+def test_the_acceptor_counts_accepted_actions_and_those_it_could_not_queue(wp_aws: WritePathAws) -> None:
+    metrics = CountedMetrics()
+    ActionAcceptor(wp_aws.actions(), wp_aws.queue(), metrics=metrics.metrics).accept(
+        kind=ActionKind.TICKETSCLOUD_EXPORT, order_id=None, client_id="crm", payload={"email": "r@example.com"}
+    )
+    broken = ActionAcceptor(
+        wp_aws.actions(), type(wp_aws.queue())(wp_aws.queue_url + "-missing"), metrics=metrics.metrics
+    )
+    with pytest.raises(AcceptFailedError):
+        broken.accept(
+            kind=ActionKind.TICKETSCLOUD_EXPORT, order_id=None, client_id="crm", payload={"email": "r@example.com"}
+        )
+    assert metrics.counts() == {"ActionsAccepted": 1, "ActionsNotAccepted": 1}
+
+
+class QueuedButAnswerLost:
+    """An SQS send whose message arrived but whose answer did not: the API had to answer 503."""
+
+    def __init__(self, wp_aws: WritePathAws) -> None:
+        self.queue = wp_aws.queue()
+
+    def send(self, action: Action) -> str:
+        self.queue.send(action)
+        raise TimeoutError("the answer of SendMessage was lost")
+
+
+def test_an_action_answered_503_is_never_applied_even_if_its_message_was_queued(
+    wp_aws: WritePathAws, worker: ActionWorker, runner: ScriptedRunner
+) -> None:
+    acceptor = ActionAcceptor(wp_aws.actions(), QueuedButAnswerLost(wp_aws))
+    with pytest.raises(AcceptFailedError, match="could not be queued"):
+        acceptor.accept(kind=ActionKind.TICKETSCLOUD_ORDER_ACTIONS, order_id="o1", client_id="crm", payload={})
+    [record] = records_from_sqs(wp_aws.sqs, wp_aws.queue_url)
+    assert worker.handle({"Records": [record]}) == {"batchItemFailures": []}
+    assert runner.calls == []
+    stored = wp_aws.actions().get(json.loads(record["body"])["action_id"])
+    assert stored is not None
+    assert stored.state is ActionState.FAILED
+    assert [error.code for error in stored.errors] == ["not_queued"]

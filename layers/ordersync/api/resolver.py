@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
@@ -26,6 +26,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from ordersync import __version__
@@ -50,6 +51,20 @@ logger = Logger(child=True)
 MAX_BODY_BYTES = 64 * 1024
 MAX_PAGE_SIZE = 100
 ORDER_ACTION_PLATFORMS = frozenset({Platform.TICKETSCLOUD})
+MAX_ORDER_ID_LENGTH = 100
+"""An order id becomes the SQS ``MessageGroupId`` ``{platform}#{order_id}``: at most 128 visible ASCII characters."""
+VISIBLE_ASCII = r"^[\x21-\x7e]+$"
+
+ActionOrderId = Annotated[
+    str,
+    Path(
+        max_length=MAX_ORDER_ID_LENGTH,
+        pattern=VISIBLE_ASCII,
+        description="The platform's order id (visible ASCII, at most 100 characters)",
+    ),
+]
+StoredOrderId = Annotated[str, Path(max_length=512, description="The platform's order id")]  # a DynamoDB key part
+ActionId = Annotated[str, Path(max_length=64, description="The action id the 202 answered")]
 
 
 class ActionReader(Protocol):
@@ -236,7 +251,9 @@ def _register_action_routes(app: APIGatewayRestResolver, requests: _Requests) ->
         summary="Apply actions to a Ticketscloud order",
         responses=ACCEPTED_RESPONSES,
     )
-    def post_ticketscloud_actions(order_id: str, actions: Annotated[TicketscloudOrderActions, Body()]) -> Response[str]:
+    def post_ticketscloud_actions(
+        order_id: ActionOrderId, actions: Annotated[TicketscloudOrderActions, Body()]
+    ) -> Response[str]:
         """Customer, vendor data, send tickets and promocodes, in any combination; applied in acceptance order."""
         payload = actions.model_dump(mode="json", exclude_none=True)
         return requests.accept(ActionKind.TICKETSCLOUD_ORDER_ACTIONS, order_id, payload)
@@ -262,7 +279,7 @@ def _register_action_routes(app: APIGatewayRestResolver, requests: _Requests) ->
         return requests.accept(ActionKind.TICKETSCLOUD_EXPORT, None, payload)
 
     @app.get("/actions/<action_id>", summary="An action's state, attempts and the platform's answer")
-    def get_action(action_id: str) -> ActionView:
+    def get_action(action_id: ActionId) -> ActionView:
         """Visible to the client that sent it and to clients with read scope on its platform."""
         caller = requests.principal()
         action = requests.services.actions.get(action_id)
@@ -273,7 +290,7 @@ def _register_action_routes(app: APIGatewayRestResolver, requests: _Requests) ->
 
 def _register_read_routes(app: APIGatewayRestResolver, requests: _Requests) -> None:
     @app.get("/orders/<platform>/<order_id>", summary="One stored order")
-    def get_order(platform: str, order_id: str) -> StoredOrder:
+    def get_order(platform: str, order_id: StoredOrderId) -> StoredOrder:
         known = platform_of(platform)
         requests.require(known, Access.READ)
         order = requests.orders().get(known, order_id)
@@ -325,6 +342,11 @@ def _register_error_handlers(app: APIGatewayRestResolver) -> None:
         event = app.current_event
         return error_response(404, "not_found", f"no route {event.http_method} {event.path}")
 
+    def on_store_unavailable(error: Exception) -> Response[str]:
+        """DynamoDB or SQS failed (throttled, unreachable): the request may succeed again, so not a ``500``."""
+        logger.exception("a table or queue call failed")
+        return error_response(503, "unavailable", f"a backing store failed ({type(error).__name__}); try again")
+
     def on_unexpected(error: Exception) -> Response[str]:
         logger.exception("unexpected error")
         return error_response(500, "internal_error", f"internal error ({type(error).__name__})")
@@ -332,6 +354,7 @@ def _register_error_handlers(app: APIGatewayRestResolver) -> None:
     app.exception_handler(ApiError)(on_api_error)
     app.exception_handler(RequestValidationError)(on_validation_error)
     app.not_found(on_not_found)
+    app.exception_handler([BotoCoreError, ClientError])(on_store_unavailable)
     app.exception_handler(Exception)(on_unexpected)
 
 

@@ -76,9 +76,12 @@ class ActionRepository:
         return self._update(action_id, values, only_if_not_final=True)
 
     def requeue(self, action_id: str, *, now: datetime) -> Action | None:
-        """Put a redriven action back to ``queued`` (a final action stays as it is)."""
+        """Put a redriven action back to ``queued`` (a final action stays as it is); it is no longer finished."""
         return self._update(
-            action_id, {"state": ActionState.QUEUED.value, "updated_at": now.isoformat()}, only_if_not_final=True
+            action_id,
+            {"state": ActionState.QUEUED.value, "updated_at": now.isoformat()},
+            remove=("finished_at",),
+            only_if_not_final=True,
         )
 
     def _update(
@@ -87,11 +90,14 @@ class ActionRepository:
         values: dict[str, Any],
         *,
         increment_attempts: bool = False,
+        remove: tuple[str, ...] = (),
         only_if_not_final: bool = False,
     ) -> Action | None:
-        names = {f"#{name}": name for name in values}
+        names = {f"#{name}": name for name in (*values, *remove)}
         attribute_values: dict[str, Any] = {f":{name}": value for name, value in values.items()}
         expression = "SET " + ", ".join(f"#{name} = :{name}" for name in values)
+        if remove:
+            expression += " REMOVE " + ", ".join(f"#{name}" for name in remove)
         if increment_attempts:
             expression += " ADD attempts :one"
             attribute_values[":one"] = 1

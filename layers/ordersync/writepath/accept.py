@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 
 from ordersync.models import utc_now
 from ordersync.writepath.models import Action, ActionError, ActionKind, ActionState
+from ordersync.writepath.telemetry import ActionMetric, count
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
 
 logger = Logger(child=True)
 
@@ -39,11 +43,17 @@ class AcceptFailedError(Exception):
 
 class ActionAcceptor:
     def __init__(
-        self, repository: ActionRecorder, queue: ActionSender, *, clock: Callable[[], datetime] = utc_now
+        self,
+        repository: ActionRecorder,
+        queue: ActionSender,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        metrics: Metrics | None = None,
     ) -> None:
         self.repository = repository
         self.queue = queue
         self.clock = clock
+        self.metrics = metrics
 
     def accept(self, *, kind: ActionKind, order_id: str | None, client_id: str, payload: dict[str, Any]) -> Action:
         """Record the action as ``queued`` and put it on the queue, in that order.
@@ -56,13 +66,16 @@ class ActionAcceptor:
             self.repository.create(action)
         except Exception as error:
             logger.exception("could not record the action", extra={"action_id": action.action_id})
+            count(self.metrics, ActionMetric.NOT_ACCEPTED)
             raise AcceptFailedError("the action could not be recorded") from error
         try:
             self.queue.send(action)
         except Exception as error:
             logger.exception("could not queue the action", extra={"action_id": action.action_id})
             self._mark_not_queued(action)
+            count(self.metrics, ActionMetric.NOT_ACCEPTED)
             raise AcceptFailedError("the action could not be queued") from error
+        count(self.metrics, ActionMetric.ACCEPTED)
         logger.info("action accepted", extra={"action_id": action.action_id, "group": action.group_id})
         return action
 

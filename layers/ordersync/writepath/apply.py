@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict
@@ -16,6 +16,10 @@ from pydantic import BaseModel, ConfigDict
 from ordersync.errors import PermanentError, PlatformError, RetryableError
 from ordersync.models import Order, utc_now
 from ordersync.writepath.models import Action, ActionError, ActionMessage, ActionState
+from ordersync.writepath.telemetry import ActionMetric, count
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
 
 logger = Logger(child=True)
 
@@ -84,12 +88,14 @@ class ActionApplier:
         *,
         max_receive_count: int,
         clock: Callable[[], datetime] = utc_now,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.runner = runner
         self.orders = orders
         self.max_receive_count = max_receive_count
         self.clock = clock
+        self.metrics = metrics
 
     def apply(self, message: ActionMessage, *, receive_count: int) -> Action:
         """Apply one delivery of an action. Raises ``RetryLaterError`` when the queue should deliver it again."""
@@ -105,6 +111,7 @@ class ActionApplier:
         except PermanentError as error:
             failure = error_of(error)
             logger.warning("permanent platform error: action failed", extra=_log(message) | {"error": str(error)})
+            count(self.metrics, ActionMetric.FAILED)
             return self._finish(action, ActionState.FAILED, errors=(failure,), last_error=failure)
         except Exception as error:
             # Not the platform's answer (a missing secret, a bug): retried like a platform outage, and visible.
@@ -113,6 +120,7 @@ class ActionApplier:
             self._retry_later(message, problem, receive_count)
             raise RetryLaterError(str(error)) from error
         self._save_order(outcome.order, message)
+        count(self.metrics, ActionMetric.SUCCEEDED)
         return self._finish(action, ActionState.SUCCEEDED, result=outcome.summary, errors=outcome.errors)
 
     def _retry_later(self, message: ActionMessage, problem: ActionError, receive_count: int) -> None:
@@ -120,6 +128,7 @@ class ActionApplier:
         exhausted = receive_count >= self.max_receive_count
         state = ActionState.DEAD_LETTERED if exhausted else ActionState.QUEUED
         self.store.finish(message.action_id, state, now=self.clock(), last_error=problem)
+        count(self.metrics, ActionMetric.DEAD_LETTERED if exhausted else ActionMetric.RETRIED)
         logger.warning(
             "action will be delivered again" if not exhausted else "action dead-lettered",
             extra=_log(message) | {"error": problem.message, "dead_lettered": exhausted},
@@ -128,7 +137,11 @@ class ActionApplier:
     def hold_back(self, message: ActionMessage, *, receive_count: int) -> None:
         """A delivery skipped behind a failed action of its group: at the last receive it goes to the DLQ too."""
         if receive_count >= self.max_receive_count:
-            self.store.finish(message.action_id, ActionState.DEAD_LETTERED, now=self.clock(), last_error=HELD_BACK)
+            marked = self.store.finish(
+                message.action_id, ActionState.DEAD_LETTERED, now=self.clock(), last_error=HELD_BACK
+            )
+            if marked is not None:  # an action already final stays as it is, and is not counted
+                count(self.metrics, ActionMetric.DEAD_LETTERED)
 
     def _start(self, message: ActionMessage) -> Action | None:
         now = self.clock()

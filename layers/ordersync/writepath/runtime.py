@@ -9,11 +9,24 @@ from typing import TYPE_CHECKING
 from ordersync.config import Settings, settings
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
+
     from ordersync.api.resolver import OrdersyncApi
     from ordersync.aws.clients_repository import ClientRepository
     from ordersync.platforms.ecards import EcardsClient
     from ordersync.platforms.ticketscloud import TicketscloudClient
     from ordersync.writepath.worker import ActionWorker
+
+
+@cache
+def metrics() -> Metrics:
+    """The functions' metrics, with the namespace set here: Powertools flushes by itself after 100 values of a
+    metric (when a handler's ``log_metrics`` is not there yet) and needs a namespace to do it."""
+    from aws_lambda_powertools import Metrics
+
+    from ordersync.writepath.telemetry import NAMESPACE
+
+    return Metrics(namespace=NAMESPACE)
 
 
 @cache
@@ -30,7 +43,7 @@ def api_handler() -> OrdersyncApi:
     actions = ActionRepository(config.actions_table)
     return OrdersyncApi(
         ApiServices(
-            acceptor=ActionAcceptor(actions, ActionQueue(config.actions_queue_url)),
+            acceptor=ActionAcceptor(actions, ActionQueue(config.actions_queue_url), metrics=metrics()),
             actions=actions,
             orders=OrderRepository(config.orders_table) if config.orders_table else None,
             idempotency=IdempotentAcceptance(config.idempotency_table) if config.idempotency_table else None,
@@ -83,5 +96,6 @@ def action_worker() -> ActionWorker:
         runner,
         OrderRepository(config.orders_table) if config.orders_table else None,
         max_receive_count=config.actions_max_receive_count,
+        metrics=metrics(),
     )
     return ActionWorker(applier, min_remaining_ms=int(config.http_timeout_seconds * 1000) + 5_000)
