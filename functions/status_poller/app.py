@@ -38,19 +38,24 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if not base_url_for(platform, config):
             continue
         logger.append_keys(platform=platform.value)
-        client = open_client(platform, config)
         try:
-            report = run_status_poller(
-                platform,
-                settings=config,
-                client=client,
-                repository=order_repository(config.orders_table),
-                state_repository=poll_state_repository(config.poll_state_table),
-                remaining_time_ms=context.get_remaining_time_in_millis,
-                run_id=context.aws_request_id,
-            )
-        finally:
-            client.close()
+            client = open_client(platform, config)
+            try:
+                report = run_status_poller(
+                    platform,
+                    settings=config,
+                    client=client,
+                    repository=order_repository(config.orders_table),
+                    state_repository=poll_state_repository(config.poll_state_table),
+                    remaining_time_ms=context.get_remaining_time_in_millis,
+                    run_id=context.aws_request_id,
+                )
+            finally:
+                client.close()
+        except Exception:  # no token, no table: this platform's run never started; the others still run
+            logger.exception("status run could not start")
+            failed.append(platform.value)
+            continue
         metrics.add_dimension(name="platform", value=platform.value)
         metrics.add_dimension(name="poller", value="status")
         record_poll_metrics(metrics, report)

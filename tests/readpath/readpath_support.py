@@ -288,7 +288,7 @@ def load_handler(directory: str) -> ModuleType:
     return module
 
 
-def status_poll(harness: Harness, run_id: str = "status-1") -> PollReport:
+def status_poll(harness: Harness, run_id: str = "status-1", **overrides: Any) -> PollReport:
     return run_status_poller(
         harness.platform,
         settings=harness.settings,
@@ -297,7 +297,7 @@ def status_poll(harness: Harness, run_id: str = "status-1") -> PollReport:
         state_repository=harness.state_repository,
         remaining_time_ms=lambda: NO_DEADLINE,
         run_id=run_id,
-        options=harness.options(),
+        options=harness.options(**overrides),
     )
 
 

@@ -270,3 +270,27 @@ def test_the_sample_stream_events_map_to_their_change_events(sample: str, expect
     assert [event.detail_type.value for event in events] == expected
     for event in events:
         jsonschema.validate(json.loads(event.detail_json()), SCHEMAS[event.detail_type.value])
+
+
+def test_a_change_found_by_the_status_poller_is_not_published_again_by_the_next_list_poll(
+    harness_factory, stream, captured_events, consumer
+) -> None:
+    harness = harness_factory(Platform.ECARDS, orders=20)
+    harness.simulator.add_orders(8)  # just created: open, and inside the list poll's look-back
+    harness.poll("run-1")
+    stream.new_records()
+    harness.clock.advance(timedelta(hours=1))  # every open order is due, and young ones have moved on
+
+    status = status_poll(harness)
+    after_status = stream.new_records()
+    listed = harness.poll("run-2", lookback=timedelta(days=400))
+    after_list = stream.new_records()
+    consume(consumer, after_status + after_list)
+
+    events = captured_events.drain()
+    changed = sorted(order_id for order_id, stored in harness.stored().items() if stored.version == 2)
+    assert status.written == len(changed) > 0
+    assert listed.written == 0
+    assert after_list == []
+    assert sorted(event["detail"]["order_id"] for event in events) == changed
+    assert {event["detail-type"] for event in events} == {"Order Status Changed"}

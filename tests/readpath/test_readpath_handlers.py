@@ -97,3 +97,24 @@ def test_the_status_poller_handler_checks_each_configured_platform(ecards_env, c
     assert result["ecards"]["outcome"] == "completed"
     assert [(blob["platform"], blob["poller"]) for blob in metrics] == [("ecards", "status")]
     assert metrics[0]["PollCompleted"] == [1.0]
+
+
+def test_a_platform_whose_status_run_cannot_start_does_not_stop_the_others(ecards_env, monkeypatch, capsys) -> None:
+    load_handler("poller").lambda_handler({"execution_id": "schedule-event-6"}, FakeLambdaContext())
+    monkeypatch.setenv("TICKETSCLOUD_BASE_URL", "http://127.0.0.1:9")  # configured, but its secret is missing
+    monkeypatch.setenv("TICKETSCLOUD_SECRET_NAME", f"ordersync/missing-{uuid.uuid4().hex[:8]}")
+    from ordersync import config
+
+    config.settings.cache_clear()
+    status = load_handler("status_poller")
+    capsys.readouterr()
+
+    with pytest.raises(status.StatusPollFailedError, match="ticketscloud"):
+        status.lambda_handler({"execution_id": "schedule-event-7"}, FakeLambdaContext(aws_request_id="status-8"))
+
+    lines = printed(capsys)
+    metrics = [line for line in lines if "_aws" in line]
+    failures = [line for line in lines if line.get("message") == "status run could not start"]
+    assert [(blob["platform"], blob["poller"]) for blob in metrics] == [("ecards", "status")]
+    assert metrics[0]["PollCompleted"] == [1.0]
+    assert [line["platform"] for line in failures] == ["ticketscloud"]

@@ -239,3 +239,41 @@ def test_completing_a_run_moves_the_cursor_clears_the_checkpoint_and_frees_the_l
     assert state.last_complete_run_at == NOW
     assert state.counters["orders_written"] == 7
     assert state.counters["runs_completed"] == 1
+
+
+def test_an_order_read_before_another_writer_stored_newer_data_is_not_written_over_it(
+    repository: OrderRepository,
+) -> None:
+    repository.save_changed([make_order(1)], seen_at=NOW)
+    newer = make_order(1, status=OrderStatus.CANCELLED)
+    repository.save_changed([newer], seen_at=NOW + timedelta(minutes=2))  # the worker stores a PATCH answer
+    read_earlier = make_order(1, raw={"n": 1, "read": "before the PATCH"})
+
+    summary = repository.save_changed(
+        [read_earlier], seen_at=NOW + timedelta(minutes=3), observed_at=NOW + timedelta(minutes=1)
+    )
+
+    stored = repository.get(Platform.ECARDS, "order-0001")
+    assert summary.written == 0
+    assert summary.conflicts == 1
+    assert summary.conflict_keys == {newer.key}
+    assert summary.write_units == 0
+    assert stored is not None
+    assert stored.order == newer
+    assert stored.version == 2
+
+
+def test_an_order_read_after_the_last_write_is_written(repository: OrderRepository) -> None:
+    repository.save_changed([make_order(1)], seen_at=NOW)
+    fresh = make_order(1, status=OrderStatus.FULFILLED)
+
+    summary = repository.save_changed(
+        [fresh], seen_at=NOW + timedelta(minutes=2), observed_at=NOW + timedelta(minutes=1)
+    )
+
+    stored = repository.get(Platform.ECARDS, "order-0001")
+    assert summary.written == 1
+    assert summary.conflicts == 0
+    assert stored is not None
+    assert stored.order == fresh
+    assert stored.version == 2

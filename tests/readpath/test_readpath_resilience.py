@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from readpath_support import NO_DEADLINE, ORDERS_TABLE, POLL_STATE_TABLE, Harness
 
-from ordersync.models import Platform
+from ordersync.models import OrderStatus, Platform
 from ordersync.platforms.base import ListQuery
 from ordersync.readpath import PollReport
 
@@ -27,7 +27,7 @@ from datetime import timedelta
 from ordersync.aws.orders_repository import OrderRepository
 from ordersync.aws.poll_state_repository import PollStateRepository
 from ordersync.config import Settings
-from ordersync.models import Platform
+from ordersync.models import OrderStatus, Platform
 from ordersync.platforms.base import RetryPolicy
 from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.ticketscloud import TicketscloudClient
@@ -331,3 +331,59 @@ def test_a_run_that_lost_its_lease_stops_without_moving_the_cursor(harness_facto
     assert state.cursor == taken_over[0].cursor
     assert state.lease_owner is None
     assert {item.version for item in harness.stored().values()} == {1}
+
+
+class WriterAfterTheRead:
+    """The real client; once its first list answer is in, ``meanwhile`` runs before the poller gets it."""
+
+    def __init__(self, inner: Any, meanwhile: Any) -> None:
+        self._inner = inner
+        self.platform = inner.platform
+        self.max_page_size = inner.max_page_size
+        self._meanwhile = meanwhile
+        self._done = False
+
+    def list_orders(self, query: ListQuery) -> Any:
+        page = self._inner.list_orders(query)
+        if not self._done:
+            self._done = True
+            self._meanwhile()
+        return page
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def test_a_page_read_before_the_worker_stored_a_newer_answer_does_not_overwrite_it(harness_factory, stream) -> None:
+    harness = harness_factory(Platform.TICKETSCLOUD, orders=40)
+    harness.poll("run-1")
+    victim = sorted(order_id for order_id, raw in harness.truth().items() if raw == "in_progress")[0]
+    before = harness.stored()[victim]
+    stream.new_records()
+
+    def worker_cancels_the_order() -> None:  # the write path's PATCH lands while the poller's page is in flight
+        harness.simulator.cancel(victim)
+        cancelled = before.order.model_copy(
+            update={
+                "status": OrderStatus.CANCELLED,
+                "raw_status": "cancelled",
+                "raw": before.order.raw | {"answered_by": "PATCH"},
+            }
+        )
+        harness.repository.save_changed([cancelled], seen_at=harness.clock.now())
+
+    real = harness.client
+    harness.client = WriterAfterTheRead(real, worker_cancels_the_order)
+    raced = harness.poll("run-2", lookback=timedelta(days=400))
+    after_race = harness.stored()[victim]
+    harness.client = real
+    settled = harness.poll("run-3", lookback=timedelta(days=400))
+
+    assert raced.outcome == "completed"
+    assert raced.conflicts == 1
+    assert after_race.version == 2
+    assert after_race.order.status is OrderStatus.CANCELLED  # not set back to pending by the stale page
+    assert [record["eventName"] for record in stream.new_records()] == ["MODIFY", "MODIFY"]  # worker, then run-3
+    assert settled.written == 1
+    assert harness.stored()[victim].order.status is OrderStatus.CANCELLED
+    assert harness.stored()[victim].order.raw_status == "cancelled"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from readpath_support import open_order_ids, status_poll
 
 from ordersync.models import OrderStatus, Platform
 from ordersync.readpath.records import next_check_after
-from ordersync.readpath.status import creation_windows
+from ordersync.readpath.status import READ_FAILED_RECHECK, creation_windows
 
 
 def test_ecards_open_orders_are_read_one_by_one_until_final(harness_factory) -> None:
@@ -110,3 +111,85 @@ def test_due_orders_close_in_time_share_one_window() -> None:
     assert len(windows) == 2
     assert windows[0][0] < base < base + timedelta(minutes=50) < windows[0][1]
     assert windows[1][0] < base + timedelta(days=3) < windows[1][1]
+
+
+def test_an_order_whose_status_read_failed_is_tried_again_soon_not_after_its_age_based_delay(harness_factory) -> None:
+    harness = harness_factory(Platform.ECARDS, orders=20)
+    harness.simulator.add_orders(6)  # just created: open
+    harness.poll()
+    harness.clock.advance(timedelta(days=10))  # every open order is old now: a successful check waits a day
+    harness.simulator.clear_requests()
+    harness.simulator.faults.fail_next = [503] * 4  # the first status read fails on every attempt
+    open_before = open_order_ids(harness)
+
+    report = status_poll(harness, concurrency=1)
+
+    now = harness.clock.now()
+    stored = harness.stored()
+    unread = harness.simulator.requests[0].path.split("/")[3]
+    checked = open_before - {unread}
+    assert report.outcome == "completed"
+    assert unread in open_before
+    assert stored[unread].version == 1
+    assert stored[unread].next_check_at is not None
+    assert stored[unread].next_check_at <= now + READ_FAILED_RECHECK
+    assert len(checked) >= 5
+    for order_id in checked:
+        next_check = stored[order_id].next_check_at
+        assert next_check is None or next_check > now + timedelta(hours=12)
+
+
+class WorkerWritesDuringTheStatusRead:
+    """The real e-cards client; during the first status read that finds a change, another writer stores a newer
+    state of that order (the worker's PATCH answer) before the status poller gets the reading."""
+
+    def __init__(self, inner: Any, stored_status: dict[str, str], meanwhile: Any) -> None:
+        self._inner = inner
+        self.platform = inner.platform
+        self.max_page_size = inner.max_page_size
+        self._stored_status = stored_status
+        self._meanwhile = meanwhile
+        self.raced: str | None = None
+
+    def list_orders(self, query: Any) -> Any:
+        return self._inner.list_orders(query)
+
+    def get_order_status(self, order_id: str) -> Any:
+        reading = self._inner.get_order_status(order_id)
+        if self.raced is None and reading.raw_status != self._stored_status[str(order_id)]:
+            self.raced = str(order_id)
+            self._meanwhile(str(order_id))
+        return reading
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def test_a_status_change_is_not_written_over_an_order_another_writer_changed_since_it_was_listed(
+    harness_factory,
+) -> None:
+    harness = harness_factory(Platform.ECARDS, orders=20)
+    harness.simulator.add_orders(6)
+    harness.poll()
+    harness.clock.advance(timedelta(hours=8))
+    before = harness.stored()
+
+    def worker_stores_its_answer(order_id: str) -> None:
+        order = before[order_id].order
+        harness.repository.save_changed(
+            [order.model_copy(update={"raw": order.raw | {"answered_by": "PATCH"}})], seen_at=harness.clock.now()
+        )
+
+    real = harness.client
+    racing = WorkerWritesDuringTheStatusRead(
+        real, {order_id: stored.order.raw_status for order_id, stored in before.items()}, worker_stores_its_answer
+    )
+    harness.client = racing
+    report = status_poll(harness, concurrency=1)
+    harness.client = real
+
+    assert racing.raced is not None
+    kept = harness.stored()[racing.raced]
+    assert report.conflicts == 1
+    assert kept.version == 2
+    assert kept.order.raw["answered_by"] == "PATCH"  # the worker's newer data, not the listed copy's

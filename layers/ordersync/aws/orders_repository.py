@@ -49,7 +49,7 @@ MAX_LIST_ROUNDS = 20
 LIST_FILTER_PAGE = 200  # items evaluated per round of a filtered list
 BY_PLATFORM_CHANGED_INDEX = "by-platform-changed"
 OPEN_ORDERS_INDEX = "open-orders"
-_STORED_PROJECTION = "pk, content_hash, version, first_seen_at, item_bytes"
+_STORED_PROJECTION = "pk, content_hash, version, first_seen_at, last_changed_at, item_bytes"
 
 
 class InvalidCursorError(ValueError):
@@ -96,19 +96,34 @@ class OrderRepository:
         self._write_concurrency = max(1, write_concurrency)
 
     # -- writes ----------------------------------------------------------------------------------
-    def save_changed(self, orders: Sequence[Order], *, seen_at: datetime) -> SaveSummary:
-        """Write the orders whose content differs from what is stored; leave the others untouched."""
+    def save_changed(
+        self, orders: Sequence[Order], *, seen_at: datetime, observed_at: datetime | None = None
+    ) -> SaveSummary:
+        """Write the orders whose content differs from what is stored; leave the others untouched.
+
+        ``observed_at`` is when the orders were read from the platform. An item another writer changed after
+        that moment holds newer data than ours (the worker stored a PATCH answer while our page was in flight):
+        it is left alone and counted as a conflict, since the version condition alone cannot see that our read
+        is older than its write. The next poll reads the platform again and settles it."""
         latest: dict[str, Order] = {order.key: order for order in orders}
         if not latest:
             return SaveSummary()
         stored, read_cost = self._stored_heads(list(latest))
         changed: list[tuple[Order, str, dict[str, Any] | None]] = []
         unchanged = 0
+        stale: set[str] = set()
+        observed = None if observed_at is None else to_iso(observed_at)
         for key, order in latest.items():
             digest = content_hash(order)
             head = stored.get(key)
             if head is not None and head.get("content_hash") == digest:
                 unchanged += 1
+            elif head is not None and observed is not None and str(head.get("last_changed_at", "")) > observed:
+                stale.add(key)
+                logger.info(
+                    "stored order changed after this read; not overwritten",
+                    extra={"order_id": order.order_id, "platform": order.platform, "version": head.get("version")},
+                )
             else:
                 changed.append((order, digest, head))
         outcomes: list[tuple[Literal["written", "conflict", "too_large"], str, bool, float]]
@@ -121,12 +136,12 @@ class OrderRepository:
             written=sum(1 for outcome in outcomes if outcome[0] == "written"),
             created=sum(1 for outcome in outcomes if outcome[0] == "written" and outcome[2]),
             unchanged=unchanged,
-            conflicts=sum(1 for outcome in outcomes if outcome[0] == "conflict"),
+            conflicts=len(stale) + sum(1 for outcome in outcomes if outcome[0] == "conflict"),
             too_large=sum(1 for outcome in outcomes if outcome[0] == "too_large"),
             read_units=read_cost,
             write_units=sum(outcome[3] for outcome in outcomes),
             new_keys=frozenset(key for kind, key, is_new, _ in outcomes if kind == "written" and is_new),
-            conflict_keys=frozenset(key for kind, key, _, _ in outcomes if kind == "conflict"),
+            conflict_keys=frozenset(stale) | {key for kind, key, _, _ in outcomes if kind == "conflict"},
         )
 
     def _write(

@@ -162,17 +162,18 @@ class RunContext:
             return [self.fetch(queries[0])]
         return list(self.pool.map(self.fetch, queries))
 
-    def store(self, pages: Iterable[OrderPage]) -> SaveSummary:
-        """Quarantine the bad records, write the changed orders, and add both to the run's totals."""
+    def store(self, pages: Iterable[OrderPage], *, observed_at: datetime) -> SaveSummary:
+        """Quarantine the bad records, write the changed orders, and add both to the run's totals.
+        ``observed_at`` is when the pages were requested: what another writer stored after it is not overwritten."""
         orders: list[Order] = []
         for page in pages:
             self.quarantine(page.quarantined)
             orders.extend(page.orders)
-        return self.save(orders)
+        return self.save(orders, observed_at=observed_at)
 
-    def save(self, orders: Sequence[Order]) -> SaveSummary:
+    def save(self, orders: Sequence[Order], *, observed_at: datetime) -> SaveSummary:
         self.orders_seen += len(orders)
-        summary = self.repository.save_changed(orders, seen_at=self.now())
+        summary = self.repository.save_changed(orders, seen_at=self.now(), observed_at=observed_at)
         self.summary = self.summary + summary
         return summary
 
@@ -374,8 +375,9 @@ def fetch_window(
 
     seen: dict[str, Order] = {}
     ctx.ensure_time()
+    observed_at = ctx.now()
     first = ctx.fetch(query(first_page))
-    ctx.store([first])
+    ctx.store([first], observed_at=observed_at)
     if collect:
         seen.update((order.key, order) for order in first.orders)
     last_page = _last_page(first, page_size)
@@ -388,8 +390,9 @@ def fetch_window(
             batch = [next_page]
         else:
             batch = list(range(next_page, min(last_page, next_page + ctx.options.concurrency - 1) + 1))
+        observed_at = ctx.now()
         pages = ctx.fetch_many([query(page) for page in batch])
-        ctx.store(pages)
+        ctx.store(pages, observed_at=observed_at)
         for page in pages:
             if collect:
                 seen.update((order.key, order) for order in page.orders)
@@ -435,12 +438,14 @@ def scan_newest_first(ctx: RunContext, state: PollState) -> str:
     since_checkpoint = 0
     while True:
         ctx.ensure_time()
+        observed_at = ctx.now()
         page = ctx.fetch(ListQuery(page=page_number, page_size=page_size))
         if previous is not None and _moved_backwards(previous, page, seen):
             ctx.rereads += 1
             logger.info("e-cards list moved backwards; reading the previous page again", extra={"page": page_number})
-            _scan_page(ctx, ctx.fetch(ListQuery(page=page_number - 1, page_size=page_size)), seen)
-        all_stored = _scan_page(ctx, page, seen)
+            reread_at = ctx.now()
+            _scan_page(ctx, ctx.fetch(ListQuery(page=page_number - 1, page_size=page_size)), seen, reread_at)
+        all_stored = _scan_page(ctx, page, seen, observed_at)
         records = len(page.orders) + len(page.quarantined)
         if records == 0:
             break
@@ -461,14 +466,14 @@ def scan_newest_first(ctx: RunContext, state: PollState) -> str:
     return to_iso(ctx.now())
 
 
-def _scan_page(ctx: RunContext, page: OrderPage, seen: set[str]) -> bool:
+def _scan_page(ctx: RunContext, page: OrderPage, seen: set[str], observed_at: datetime) -> bool:
     """Store the orders of ``page`` not yet seen in this scan; ``True`` when none of them was new to the table."""
     fresh = [order for order in page.orders if order.key not in seen]
     if len(fresh) < len(page.orders):
         ctx.shifts_detected += 1
     seen.update(order.key for order in fresh)
     ctx.quarantine(page.quarantined)
-    summary = ctx.save(fresh) if fresh else SaveSummary()
+    summary = ctx.save(fresh, observed_at=observed_at) if fresh else SaveSummary()
     return not summary.new_keys
 
 

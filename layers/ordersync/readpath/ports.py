@@ -33,7 +33,9 @@ class PollState(BaseModel):
 
 
 class OrderStore(Protocol):
-    def save_changed(self, orders: Sequence[Order], *, seen_at: datetime) -> SaveSummary: ...
+    def save_changed(
+        self, orders: Sequence[Order], *, seen_at: datetime, observed_at: datetime | None = None
+    ) -> SaveSummary: ...
 
     def open_orders(self, platform: Platform, due_before: datetime, limit: int) -> list[StoredOrder]: ...
 

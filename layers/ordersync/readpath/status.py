@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 from aws_lambda_powertools import Logger
 
 from ordersync.config import Settings
-from ordersync.errors import PermanentError, PlatformError
+from ordersync.errors import MalformedResponseError, PermanentError, PlatformError
 from ordersync.models import Order, OrderStatus, Platform
 from ordersync.platforms.base import PlatformClient
 from ordersync.readpath.engine import PollOptions, PollReport, RunContext, execute, fetch_window, status_poller_name
@@ -29,6 +29,9 @@ CLUSTER_GAP = timedelta(hours=1)
 """Due orders created closer together than this share one list window."""
 CLUSTER_SPAN = timedelta(days=1)
 NOT_FOUND_RECHECK = timedelta(hours=6)
+READ_FAILED_RECHECK = timedelta(minutes=5)
+"""An order whose status read failed (429, 5xx, timeout after the transport's retries) is tried again this soon,
+not after its age-based delay: a failed read is not a check."""
 
 
 class OrderStatusReading(Protocol):
@@ -84,24 +87,34 @@ def check_open_orders(ctx: RunContext, state: PollState) -> None:
         if not due:
             return
         done.update(stored.order.key for stored in due)
+        unread: set[str] = set()
         if isinstance(ctx.client, StatusReader) and ctx.platform is Platform.ECARDS:
-            current = _read_one_by_one(ctx, ctx.client, due)
+            current, unread = _read_one_by_one(ctx, ctx.client, due, listed_at=now)
         else:
             current = _read_through_windows(ctx, due)
         for stored in due:
-            order = current.get(stored.order.key)
+            key = stored.order.key
+            order = current.get(key)
             if order is not None and content_hash(order) != stored.content_hash:
                 continue  # written (by ``save`` or the window read), with its own next check
-            if stored.order.key in ctx.summary.conflict_keys:
+            if key in ctx.summary.conflict_keys:
                 continue
-            delay_from = now if order is not None else now + NOT_FOUND_RECHECK
-            if ctx.repository.reschedule(stored, next_check_at=next_check_after(stored.order.created_at, delay_from)):
+            if key in unread:
+                next_check = min(now + READ_FAILED_RECHECK, next_check_after(stored.order.created_at, now))
+            else:
+                delay_from = now if order is not None else now + NOT_FOUND_RECHECK
+                next_check = next_check_after(stored.order.created_at, delay_from)
+            if ctx.repository.reschedule(stored, next_check_at=next_check):
                 ctx.rescheduled += 1
         ctx.checkpoint({"kind": "status", "round": round_number})
 
 
-def _read_one_by_one(ctx: RunContext, reader: StatusReader, due: Sequence[StoredOrder]) -> dict[str, Order]:
-    """Read each due order's status concurrently; write the ones that changed."""
+def _read_one_by_one(
+    ctx: RunContext, reader: StatusReader, due: Sequence[StoredOrder], *, listed_at: datetime
+) -> tuple[dict[str, Order], set[str]]:
+    """Read each due order's status concurrently; write the ones that changed. Returns the orders read, by key,
+    and the keys whose read failed. A changed order is the stored one (as listed from the index at ``listed_at``)
+    with its new status, so it is not written over an item another writer changed since then."""
 
     def read(stored: StoredOrder) -> tuple[StoredOrder, OrderStatusReading | PlatformError]:
         ctx.count_request()
@@ -113,13 +126,20 @@ def _read_one_by_one(ctx: RunContext, reader: StatusReader, due: Sequence[Stored
     current: dict[str, Order] = {}
     changed: list[Order] = []
     failures: list[PlatformError] = []
+    unread: set[str] = set()
     for stored, reading in ctx.pool.map(read, due):
         if isinstance(reading, PermanentError) and reading.status_code == 404:
             logger.warning("open order unknown to the platform", extra={"order_id": stored.order.order_id})
             continue
         if isinstance(reading, PlatformError):
             failures.append(reading)
-            current[stored.order.key] = stored.order  # unchanged for now; checked again later
+            logger.warning(
+                "status read failed", extra={"order_id": stored.order.order_id, "error": type(reading).__name__}
+            )
+            if isinstance(reading, MalformedResponseError):  # an answer we cannot read will not improve soon
+                current[stored.order.key] = stored.order
+            else:
+                unread.add(stored.order.key)  # not checked: tried again soon
             continue
         order = stored.order
         if reading.raw_status != order.raw_status or reading.status != order.status:
@@ -135,8 +155,8 @@ def _read_one_by_one(ctx: RunContext, reader: StatusReader, due: Sequence[Stored
     if failures and len(failures) == len(due):
         raise failures[0]
     if changed:
-        ctx.save(changed)
-    return current
+        ctx.save(changed, observed_at=listed_at)
+    return current, unread
 
 
 def _read_through_windows(ctx: RunContext, due: Sequence[StoredOrder]) -> dict[str, Order]:
