@@ -17,11 +17,13 @@ from writepath_support import (
     FakeLambdaContext,
     FifoDelivery,
     WritePathAws,
+    create_orders_table,
     load_event,
     records_from_sqs,
     sqs_record,
 )
 
+from ordersync.aws.orders_repository import OrderRepository
 from ordersync.errors import PermanentError, RetryableError
 from ordersync.models import Money, Order, OrderStatus, Platform
 from ordersync.writepath.accept import AcceptFailedError, ActionAcceptor
@@ -82,7 +84,7 @@ class SavedOrders:
     def __init__(self) -> None:
         self.saved: list[Order] = []
 
-    def save_changed(self, orders: Sequence[Order], *, seen_at: datetime) -> None:
+    def save_changed(self, orders: Sequence[Order], *, seen_at: datetime, observed_at: datetime | None = None) -> None:
         self.saved.extend(orders)
 
 
@@ -132,6 +134,28 @@ def test_a_successful_action_is_recorded_with_its_summary_and_its_order_saved(
     assert stored.result == {"order_status": "pending"}
     assert stored.finished_at is not None
     assert [order.order_id for order in saved.saved] == ["o1"]
+
+
+def test_the_platform_answer_does_not_overwrite_an_order_a_poller_stored_after_the_request_was_sent(
+    wp_aws: WritePathAws, runner: ScriptedRunner
+) -> None:
+    orders = OrderRepository(create_orders_table())
+    [action] = accept(wp_aws, "o1")
+    polled = order_of(action).model_copy(update={"status": OrderStatus.CANCELLED, "raw_status": "cancelled"})
+
+    def poller_stores_while_the_patch_is_in_flight(action: Action) -> ActionOutcome:
+        orders.save_changed([polled], seen_at=datetime.now(UTC))
+        return succeed(action)
+
+    runner.script(action.action_id, poller_stores_while_the_patch_is_in_flight)
+    worker = ActionWorker(ActionApplier(wp_aws.actions(), runner, orders, max_receive_count=MAX_RECEIVE_COUNT))
+
+    worker.handle({"Records": records_from_sqs(wp_aws.sqs, wp_aws.queue_url)})
+
+    stored = orders.get(Platform.TICKETSCLOUD, "o1")
+    assert stored is not None
+    assert stored.order.status is OrderStatus.CANCELLED
+    assert state_of(wp_aws, action).state is ActionState.SUCCEEDED
 
 
 def test_a_redelivered_message_of_a_succeeded_action_is_acknowledged_without_calling_the_platform(

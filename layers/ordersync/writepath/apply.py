@@ -62,7 +62,9 @@ class ActionStore(Protocol):
 class OrderStore(Protocol):
     """The read path's change-detecting store (``OrderRepository.save_changed``)."""
 
-    def save_changed(self, orders: Sequence[Order], *, seen_at: datetime) -> Any: ...
+    def save_changed(
+        self, orders: Sequence[Order], *, seen_at: datetime, observed_at: datetime | None = None
+    ) -> Any: ...
 
 
 class RetryLaterError(Exception):
@@ -104,6 +106,7 @@ class ActionApplier:
             logger.info("action already final: acknowledged without calling the platform", extra=_log(message))
             return action if action is not None else message.to_action(self.clock())
         try:
+            sent_at = self.clock()
             outcome = self.runner.run(action)
         except RetryableError as error:
             self._retry_later(message, error_of(error), receive_count)
@@ -119,7 +122,7 @@ class ActionApplier:
             problem = ActionError(code="internal_error", message=f"{type(error).__name__}: {error}")
             self._retry_later(message, problem, receive_count)
             raise RetryLaterError(str(error)) from error
-        self._save_order(outcome.order, message)
+        self._save_order(outcome.order, message, sent_at=sent_at)
         count(self.metrics, ActionMetric.SUCCEEDED)
         return self._finish(action, ActionState.SUCCEEDED, result=outcome.summary, errors=outcome.errors)
 
@@ -169,12 +172,15 @@ class ActionApplier:
         )
         return finished if finished is not None else action
 
-    def _save_order(self, order: Order | None, message: ActionMessage) -> None:
-        """Write the platform's answer through the read path; a failure here must not repeat the action."""
+    def _save_order(self, order: Order | None, message: ActionMessage, *, sent_at: datetime) -> None:
+        """Write the platform's answer through the read path; a failure here must not repeat the action.
+
+        ``observed_at`` is when the request was sent: a poller that stored the order after that holds data at
+        least as fresh, so the store keeps it rather than go back to this answer."""
         if order is None or self.orders is None:
             return
         try:
-            self.orders.save_changed([order], seen_at=self.clock())
+            self.orders.save_changed([order], seen_at=self.clock(), observed_at=sent_at)
         except Exception:
             logger.exception("could not store the order the platform returned", extra=_log(message))
 
