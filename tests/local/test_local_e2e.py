@@ -148,8 +148,12 @@ def test_an_action_sent_over_http_is_applied_at_the_platform_given_on_the_comman
             time.sleep(0.3)
             state = httpx.get(f"{api}/actions/{action_id}", headers=headers, timeout=30).json()["state"]
 
+        unknown = httpx.get(f"{api}/no-such-route", headers=headers, timeout=30)
+
         assert ready["platforms"]["ticketscloud"] == ticketscloud.base_url
         assert state == "succeeded"
+        assert unknown.status_code == 404  # the template's MISSING_AUTHENTICATION_TOKEN gateway response
+        assert unknown.json()["error"] == "not_found"
         patches = ticketscloud.applied_patches(order_id)
         assert [patch.body for patch in patches] == [{"vendor_data": {"order_id": "crm-e2e"}}]
 

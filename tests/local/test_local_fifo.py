@@ -232,3 +232,23 @@ def test_batches_hold_at_most_batch_size_messages(
         pass
 
     assert function.bodies() == [["a0", "a1", "a2"], ["a3", "a4", "a5"], ["a6"]]
+
+
+def test_skipping_the_visibility_wait_redelivers_a_failed_group_at_once_in_order_and_counts_the_receive(
+    sqs: Any, fifo_queues: tuple[str, str, str], fake_clock: FakeClock
+) -> None:
+    attempts = iter([Invocation(False, None, "Boom", "first attempt fails"), Invocation(True, None)])
+    function = RecordingFunction(lambda _event: next(attempts))
+    send(sqs, fifo_queues[0], "order-1", "a1", "a2")
+    fifo = source(sqs, fifo_queues, function, fake_clock)
+    fifo.pump()
+    fifo.step()
+
+    woken = fifo.skip_visibility_wait()
+
+    assert woken == 1
+    assert fifo.next_ready_in() == 0
+    assert fifo.step()
+    assert function.bodies() == [["a1", "a2"], ["a1", "a2"]]
+    assert [r["attributes"]["ApproximateReceiveCount"] for r in function.events[1]["Records"]] == ["2", "2"]
+    assert fifo.skip_visibility_wait() == 0  # nothing hidden any more

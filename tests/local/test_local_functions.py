@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ordersync.local.functions import FunctionContainer, FunctionSpec
+from ordersync.local.functions import FunctionContainer, FunctionSpec, Invocation
 
 HANDLER = """
     import os, time
@@ -144,3 +146,29 @@ def test_an_import_error_is_an_init_error(code_dir: Path) -> None:
 
     assert not ready
     assert container.init_error == "ImportError: broken at import"
+
+
+def test_terminate_ends_an_invocation_in_flight_within_its_grace_instead_of_waiting_for_the_handler(
+    code_dir: Path,
+) -> None:
+    container = FunctionContainer(spec(code_dir, platform="ecards", timeout=60))
+    container.start()
+    outcomes: list[Invocation] = []
+    try:
+        assert container.wait_ready(timeout=30)
+        invoking = threading.Thread(target=lambda: outcomes.append(container.invoke({"sleep": 30})))
+        invoking.start()
+        time.sleep(0.3)  # the handler is now sleeping
+        started = time.monotonic()
+
+        container.terminate(grace=0.5)
+        invoking.join(timeout=10)
+        elapsed = time.monotonic() - started
+    finally:
+        container.stop()
+
+    assert not invoking.is_alive()
+    assert elapsed < 5
+    (outcome,) = outcomes
+    assert outcome.error_type == "Runtime.ExitError"
+    assert container._process is None

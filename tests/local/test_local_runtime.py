@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,3 +98,62 @@ def test_curl_commands_cover_every_route_and_send_the_demo_token_where_one_is_ne
     (post,) = [c for c in commands if "-X POST" in c]
     assert "Authorization: Bearer fixed-token" in post
     assert "/orders/ticketscloud/" in post
+
+
+def test_once_does_not_wait_out_a_long_visibility_timeout_to_retry_and_redrive_a_failed_action(
+    tiny_project: Path, tmp_path: Path
+) -> None:
+    options = LocalOptions(
+        template=tiny_project, api_port=0, aws_port=0, state_dir=tmp_path, simulator_orders=1, once_timeout=20
+    )
+    local = LocalRuntime(options, Reporter(io.StringIO(), json_lines=True))
+    with local.running():
+        assert local.resources is not None
+        ((_, fifo),) = local.fifo_sources
+        fifo.visibility_timeout = 3600.0  # longer than --once-timeout, as the actions queue's 360 s at speed 1
+        response = httpx.post(
+            f"{local.gateways[0].url}/orders/ticketscloud/1/actions",
+            headers={"Authorization": "Bearer good"},
+            content='{"fail": true}',
+            timeout=10,
+        )
+        started = time.monotonic()
+
+        code = local.run_once()
+
+        elapsed = time.monotonic() - started
+        dead = client("sqs", local.endpoint).receive_message(
+            QueueUrl=local.resources.physical("ActionsDeadLetterQueue"), WaitTimeSeconds=0
+        )
+
+    assert response.status_code == 202
+    assert code == 1  # a dead-lettered action is a failure of --once
+    assert elapsed < 15
+    assert fifo.stats.failed_attempts == 2  # maxReceiveCount 2: delivered twice, then redriven
+    assert fifo.stats.dead_lettered == 1
+    assert [m["Body"] for m in dead["Messages"]] == ['{"fail": true}']
+    assert not any("did not drain" in error for error in local.errors)
+
+
+def test_a_platform_url_given_as_a_parameter_override_is_used_instead_of_its_simulator(
+    tiny_project: Path, tmp_path: Path
+) -> None:
+    given = "http://127.0.0.1:9/ticketscloud"
+    options = LocalOptions(
+        template=tiny_project,
+        api_port=0,
+        aws_port=0,
+        state_dir=tmp_path,
+        simulator_orders=1,
+        parameter_overrides={"TicketscloudBaseUrl": given},
+    )
+    local = LocalRuntime(options, Reporter(io.StringIO(), json_lines=True))
+    with local.running():
+        environment = local.specs["PollerFunction"].environment
+        simulated = set(local.simulators)
+        used = dict(local.platform_urls)
+
+    assert environment["TICKETSCLOUD_BASE_URL"] == given
+    assert used[Platform.TICKETSCLOUD] == given
+    assert Platform.TICKETSCLOUD not in simulated
+    assert simulated == {Platform.BIZON365, Platform.ECARDS}

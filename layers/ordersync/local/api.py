@@ -3,7 +3,9 @@
 Routes and authorizers are read from the translated ``AWS::ApiGateway::RestApi`` body (the OpenAPI document
 SAM generates), so they are the deployed ones. A request goes through the route's Lambda authorizer first
 (REQUEST or TOKEN), whose policy is cached by its identity sources for ``authorizerResultTtlInSeconds``, and
-its ``context`` reaches the handler in ``requestContext.authorizer``.
+its ``context`` reaches the handler in ``requestContext.authorizer``. API Gateway's own refusals (no route,
+unauthorized, denied, authorizer errors) are answered with the API's gateway responses when it declares them
+(``x-amazon-apigateway-gateway-responses`` or ``AWS::ApiGateway::GatewayResponse``), else with its defaults.
 """
 
 from __future__ import annotations
@@ -26,7 +28,43 @@ from ordersync.local.functions import Invocation
 from ordersync.local.template import ACCOUNT_ID, REGION, Resolver, Template
 
 Invoker = Callable[[str, dict[str, Any]], Invocation]  # (function logical id, event) -> outcome
+Answer = tuple[int, list[tuple[str, str]], bytes]  # (status, headers, body)
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+# API Gateway's default status of each gateway response type the local gateway can produce.
+DEFAULT_GATEWAY_STATUS = {
+    "MISSING_AUTHENTICATION_TOKEN": 403,
+    "UNAUTHORIZED": 401,
+    "ACCESS_DENIED": 403,
+    "AUTHORIZER_CONFIGURATION_ERROR": 500,
+    "DEFAULT_4XX": 400,
+    "DEFAULT_5XX": 502,  # a function error or malformed proxy answer: no type of its own, only DEFAULT_5XX
+}
+_DEFAULT_TEMPLATE = '{"message":$context.error.messageString}'
+_CONTEXT_VARIABLE = re.compile(r"\$(?:\{context\.([A-Za-z0-9_.]+)\}|context\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*))")
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """One customised gateway response: its status (None keeps the default), body templates and headers."""
+
+    status: int | None
+    templates: dict[str, str]
+    headers: dict[str, str]  # header name -> mapping expression ("'literal'" or method.request.header.X)
+
+    @classmethod
+    def parse(cls, spec: dict[str, Any]) -> GatewayResponse:
+        """From the OpenAPI extension (``statusCode``...) or the resource's properties (``StatusCode``...)."""
+        status = spec.get("statusCode", spec.get("StatusCode"))
+        parameters = spec.get("responseParameters", spec.get("ResponseParameters")) or {}
+        prefix = "gatewayresponse.header."
+        return cls(
+            status=int(status) if status not in (None, "") else None,
+            templates={
+                str(k): str(v) for k, v in (spec.get("responseTemplates", spec.get("ResponseTemplates")) or {}).items()
+            },
+            headers={k.removeprefix(prefix): str(v) for k, v in parameters.items() if k.startswith(prefix)},
+        )
 
 
 @dataclass(frozen=True)
@@ -78,6 +116,7 @@ class RestApi:
     logical_id: str
     stage: str
     routes: list[Route]
+    gateway_responses: dict[str, GatewayResponse] = field(default_factory=dict)  # response type -> response
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in sorted(self.routes, key=lambda r: r.specificity, reverse=True):
@@ -104,6 +143,12 @@ def rest_apis(template: Template, resolver: Resolver) -> list[RestApi]:
         api_ref = props.get("RestApiId")
         if isinstance(api_ref, dict) and isinstance(api_ref.get("Ref"), str):
             stages[api_ref["Ref"]] = str(resolver.resolve(props.get("StageName", "Prod")))
+    declared_responses: dict[str, dict[str, GatewayResponse]] = {}
+    for response_id in template.of_type("AWS::ApiGateway::GatewayResponse"):
+        props = resolver.resolve(template.properties(response_id))
+        api_ref = template.properties(response_id).get("RestApiId")
+        if isinstance(api_ref, dict) and isinstance(api_ref.get("Ref"), str):
+            declared_responses.setdefault(api_ref["Ref"], {})[str(props["ResponseType"])] = GatewayResponse.parse(props)
     apis: list[RestApi] = []
     for api_id in template.of_type("AWS::ApiGateway::RestApi"):
         body = template.properties(api_id).get("Body") or {}
@@ -140,7 +185,12 @@ def rest_apis(template: Template, resolver: Resolver) -> list[RestApi]:
                 authorizer = next((authorizers[n] for n in names if n in authorizers), None)
                 verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
                 routes.append(Route(verb, resource, function_id, authorizer, _compile(resource)))
-        apis.append(RestApi(api_id, stages.get(api_id, "Prod"), routes))
+        responses = {
+            str(kind): GatewayResponse.parse(spec)
+            for kind, spec in (body.get("x-amazon-apigateway-gateway-responses") or {}).items()
+        }
+        responses.update(declared_responses.get(api_id, {}))
+        apis.append(RestApi(api_id, stages.get(api_id, "Prod"), routes, responses))
     return apis
 
 
@@ -155,9 +205,18 @@ class ApiStats:
 class LocalApiGateway:
     """Serves ``RestApi`` routes over HTTP on 127.0.0.1, invoking functions through ``invoke``."""
 
-    def __init__(self, api: RestApi, invoke: Invoker, *, port: int = 3000, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        api: RestApi,
+        invoke: Invoker,
+        *,
+        port: int = 3000,
+        host: str = "127.0.0.1",
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
         self.api = api
         self.invoke = invoke
+        self.on_error = on_error  # told of errors ``invoke`` did not see: malformed answers, the gateway's own
         self.host = host
         self.port = port
         self.stats = ApiStats()
@@ -205,7 +264,11 @@ class LocalApiGateway:
     def _serve(self, http: BaseHTTPRequestHandler) -> None:
         length = int(http.headers.get("Content-Length") or 0)
         body = http.rfile.read(length) if length else b""
-        status, headers, payload = self.handle(http.command, http.path, list(http.headers.items()), body)
+        try:
+            status, headers, payload = self.handle(http.command, http.path, list(http.headers.items()), body)
+        except Exception as error:  # the runtime's own bug: answer it and say so, never drop the connection
+            self._error(f"{http.command} {http.path}: {type(error).__name__}: {error}", unseen=True)
+            status, headers, payload = 500, [("Content-Type", "application/json")], b'{"message": null}'
         with self._lock:
             self.stats.requests += 1
             self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
@@ -234,7 +297,20 @@ class LocalApiGateway:
             path = path.removeprefix(stage_prefix[:-1])
             matched = self.api.match(method.upper(), path)
         if matched is None:
-            return _message(403, "Missing Authentication Token")
+            request = {
+                "headers": dict(headers),
+                "requestContext": {
+                    "httpMethod": method.upper(),
+                    "path": f"/{self.api.stage}{path}",
+                    "stage": self.api.stage,
+                    "requestId": str(uuid.uuid4()),
+                    "identity": {"sourceIp": "127.0.0.1"},
+                    "domainName": f"{self.host}:{self.port}",
+                    "apiId": "local",
+                    "accountId": ACCOUNT_ID,
+                },
+            }
+            return self.refuse("MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", request)
         route, path_parameters = matched
         event = self._event(
             method=method.upper(),
@@ -250,7 +326,7 @@ class LocalApiGateway:
             if denial is not None:
                 return denial
         outcome = self.invoke(route.function_id, event)
-        return self._response(route, outcome)
+        return self._response(route, outcome, event)
 
     def _event(
         self,
@@ -325,16 +401,14 @@ class LocalApiGateway:
             values.append(value)
         return tuple(values)
 
-    def _authorize(
-        self, authorizer: Authorizer, event: dict[str, Any]
-    ) -> tuple[int, list[tuple[str, str]], bytes] | None:
+    def _authorize(self, authorizer: Authorizer, event: dict[str, Any]) -> Answer | None:
         identity = self._identity(authorizer, event)
         if identity is None or (
             authorizer.validation
             and authorizer.kind == "token"
             and not re.fullmatch(authorizer.validation, identity[0])
         ):
-            return _message(401, "Unauthorized")
+            return self.refuse("UNAUTHORIZED", "Unauthorized", event)
         method_arn = self.method_arn(event)
         key = (authorizer.name, identity)
         now = time.monotonic()
@@ -345,15 +419,16 @@ class LocalApiGateway:
         else:
             answered = self._call_authorizer(authorizer, event, identity, method_arn)
             if answered is None:
-                return _message(401, "Unauthorized")
+                return self.refuse("UNAUTHORIZED", "Unauthorized", event)
             if answered.get("_error"):
-                return _message(500, None)
+                return self.refuse("AUTHORIZER_CONFIGURATION_ERROR", None, event)
             policy = answered
             if authorizer.ttl > 0:
                 with self._lock:
                     self._cache[key] = (now + authorizer.ttl, policy)
         if not _allows(policy, method_arn):
-            return _message(403, "User is not authorized to access this resource with an explicit deny")
+            message = "User is not authorized to access this resource with an explicit deny"
+            return self.refuse("ACCESS_DENIED", message, event)
         context = dict(policy.get("context") or {})
         event["requestContext"]["authorizer"] = {"principalId": policy.get("principalId"), **context}
         return None
@@ -375,18 +450,18 @@ class LocalApiGateway:
             self._error(f"authorizer {authorizer.function_id}: {outcome.error_type}: {outcome.error_message}")
             return {"_error": True}
         if not isinstance(outcome.result, dict) or "policyDocument" not in outcome.result:
-            self._error(f"authorizer {authorizer.function_id} returned no policyDocument")
+            self._error(f"authorizer {authorizer.function_id} returned no policyDocument", unseen=True)
             return {"_error": True}
         return outcome.result
 
-    def _response(self, route: Route, outcome: Invocation) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _response(self, route: Route, outcome: Invocation, event: dict[str, Any]) -> Answer:
         if not outcome.ok:
             self._error(f"{route.function_id}: {outcome.error_type}: {outcome.error_message}")
-            return _message(502, "Internal server error")
+            return self.refuse("DEFAULT_5XX", "Internal server error", event)
         result = outcome.result
         if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
-            self._error(f"{route.function_id}: malformed Lambda proxy response")
-            return _message(502, "Internal server error")
+            self._error(f"{route.function_id}: malformed Lambda proxy response", unseen=True)
+            return self.refuse("DEFAULT_5XX", "Internal server error", event)
         headers: list[tuple[str, str]] = [(k, str(v)) for k, v in (result.get("headers") or {}).items()]
         for name, values in (result.get("multiValueHeaders") or {}).items():
             headers.extend((name, str(v)) for v in values)
@@ -394,13 +469,57 @@ class LocalApiGateway:
         payload = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
         return int(result["statusCode"]), headers, payload
 
-    def _error(self, message: str) -> None:
+    def _error(self, message: str, *, unseen: bool = False) -> None:
+        """Record an error; ``unseen`` ones (the invocation itself succeeded) also go to ``on_error``."""
         with self._lock:
             self.stats.errors.append(message)
+        if unseen and self.on_error is not None:
+            self.on_error(message)
+
+    def refuse(self, response_type: str, message: str | None, event: dict[str, Any]) -> Answer:
+        """API Gateway's own answer of ``response_type`` (a key of ``DEFAULT_GATEWAY_STATUS``) to the request of
+        ``event``: the API's gateway response for that type, else its ``DEFAULT_4XX``/``DEFAULT_5XX``, else
+        API Gateway's default (``{"message": ...}`` with the type's status)."""
+        default_status = DEFAULT_GATEWAY_STATUS[response_type]
+        family = self.api.gateway_responses.get("DEFAULT_4XX" if default_status < 500 else "DEFAULT_5XX")
+        chosen = self.api.gateway_responses.get(response_type) or family
+        status = (chosen.status if chosen else None) or (family.status if family else None) or default_status
+        templates = (chosen.templates if chosen else None) or {"application/json": _DEFAULT_TEMPLATE}
+        content_type = "application/json" if "application/json" in templates else next(iter(templates))
+        variables = _context_variables(event, response_type, message)
+
+        def render(found: re.Match[str]) -> str:
+            return variables.get((found.group(1) or found.group(2)).rstrip("."), "")
+
+        body = _CONTEXT_VARIABLE.sub(render, templates[content_type])
+        headers = [("Content-Type", content_type)]
+        request_headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        for name, expression in (chosen.headers if chosen else {}).items():
+            if len(expression) >= 2 and expression[0] == expression[-1] == "'":
+                headers.append((name, expression[1:-1]))
+            elif expression.startswith("method.request.header."):
+                value = request_headers.get(expression.removeprefix("method.request.header.").lower())
+                if value is not None:
+                    headers.append((name, value))
+        return status, headers, body.encode()
 
 
-def _message(status: int, message: str | None) -> tuple[int, list[tuple[str, str]], bytes]:
-    return status, [("Content-Type", "application/json")], json.dumps({"message": message}).encode()
+def _context_variables(event: dict[str, Any], response_type: str, message: str | None) -> dict[str, str]:
+    """``$context`` variables a gateway response template can use, from the request's ``requestContext``."""
+    variables: dict[str, str] = {}
+
+    def flatten(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                flatten(f"{prefix}{key}.", item)
+        elif value is not None:
+            variables[prefix.rstrip(".")] = str(value)
+
+    flatten("", event.get("requestContext") or {})
+    variables["error.message"] = message or ""
+    variables["error.messageString"] = json.dumps(message)
+    variables["error.responseType"] = response_type
+    return variables
 
 
 def _allows(policy: dict[str, Any], method_arn: str) -> bool:

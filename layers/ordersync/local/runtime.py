@@ -43,6 +43,8 @@ SIMULATOR_CLASSES = {
 }
 ASYNC_RETRY_DELAYS = (1.0, 2.0)  # Lambda waits 1 and 2 minutes between async retries; locally seconds / speed
 IDLE_WAIT = 0.2
+STOP_GRACE_SECONDS = 2.0  # on stop, how long a function still invoking may take to finish
+ONCE_VISIBILITY_WAIT = 1.0  # --once: real seconds a failed message waits before its visibility timeout is skipped
 DEMO_CLIENT_NAME = "demo"
 AWS_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -199,6 +201,7 @@ class LocalRuntime:
         httpx.post(f"{self.endpoint}/moto-api/reset", timeout=30).raise_for_status()
 
     def _start_platforms(self) -> None:
+        from_template = self._template_platform_urls()
         for platform, class_name in SIMULATOR_CLASSES.items():
             module = importlib.import_module(f"ordersync.simulators.{platform.value}")
             token = self.options.platform_tokens.get(platform) or str(module.DEFAULT_TOKEN)
@@ -208,11 +211,30 @@ class LocalRuntime:
                 self.platform_urls[platform] = url.rstrip("/")
                 self.reporter.line(f"  {platform.value}: {url} (given on the command line)")
                 continue
+            if platform in from_template:
+                self.platform_urls[platform] = from_template[platform].rstrip("/")
+                self.reporter.line(f"  {platform.value}: {from_template[platform]} (from the template's parameters)")
+                continue
             simulator = getattr(module, class_name)(orders=self.options.simulator_orders, seed=1, token=token)
             simulator.start(0)
             self.simulators[platform] = simulator
             self.platform_urls[platform] = simulator.base_url
             self.reporter.line(f"  {platform.value}: simulator on {simulator.base_url}")
+
+    def _template_platform_urls(self) -> dict[Platform, str]:
+        """Base URLs the template's environment already sets (``--parameter-overrides TicketscloudBaseUrl=...``
+        or a parameter default): the functions use them, so no simulator replaces them."""
+        assert self.template is not None  # noqa: S101
+        assert self.resources is not None  # noqa: S101
+        found: dict[Platform, str] = {}
+        for function_id in self.template.of_type("AWS::Lambda::Function"):
+            environment = self.template.properties(function_id).get("Environment") or {}
+            variables = self.resources.resolver.resolve(environment.get("Variables") or {})
+            for platform in Platform:
+                value = variables.get(f"{platform.value.upper()}_BASE_URL")
+                if isinstance(value, str) and value:
+                    found.setdefault(platform, value)
+        return found
 
     def _local_specs(self) -> dict[str, FunctionSpec]:
         assert self.template is not None  # noqa: S101
@@ -282,7 +304,7 @@ class LocalRuntime:
         apis: list[RestApi] = rest_apis(self.template, self.resources.resolver)
         for index, api in enumerate(apis):
             port = self.options.api_port + index if self.options.api_port else 0
-            gateway = LocalApiGateway(api, self.invoke, port=port)
+            gateway = LocalApiGateway(api, self.invoke, port=port, on_error=lambda m: self._error("api", m))
             gateway.start()
             self.gateways.append(gateway)
 
@@ -461,8 +483,12 @@ class LocalRuntime:
                 continue
             waits = [w for _, fifo in self.fifo_sources if (w := fifo.next_ready_in()) is not None]
             if waits:
+                # Only failed messages waiting out their visibility timeout are left: give a transient fault a
+                # moment, then fast-forward (at speed 1 the actions queue's 360 s outlast --once-timeout).
                 quiet_rounds = 0
-                self.stopping.wait(min(max(waits), 1.0) or IDLE_WAIT)
+                self.stopping.wait(min(*waits, ONCE_VISIBILITY_WAIT) or IDLE_WAIT)
+                for _, fifo in self.fifo_sources:
+                    fifo.skip_visibility_wait()
                 continue
             quiet_rounds += 1
             self.stopping.wait(IDLE_WAIT)
@@ -625,6 +651,13 @@ class LocalRuntime:
             stream.stopping.set()
         for gateway in self.gateways:
             gateway.stop()
+        # Idle functions exit at once; one still invoking gets a moment, then is stopped, so that the loops
+        # below are not left waiting for a long poll to finish.
+        for container in self.containers.values():
+            container.close_input()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for container in self.containers.values():
+            container.terminate(grace=deadline - time.monotonic())
         for thread in self._threads:
             thread.join(timeout=10)
         self._executor.shutdown(wait=True, cancel_futures=True)
