@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+from template_tables import create_table_from_template
 
 from ordersync.aws.orders_repository import OrderRepository
 from ordersync.aws.poll_state_repository import PollStateRepository
@@ -35,49 +36,12 @@ NO_DEADLINE = 900_000
 
 
 def create_orders_table(client: Any, name: str = ORDERS_TABLE) -> str:
-    """The orders table as docs/design.md keys it, with its stream and both indexes."""
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "platform", "AttributeType": "S"},
-            {"AttributeName": "last_changed_at", "AttributeType": "S"},
-            {"AttributeName": "open_platform", "AttributeType": "S"},
-            {"AttributeName": "next_check_at", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by-platform-changed",
-                "KeySchema": [
-                    {"AttributeName": "platform", "KeyType": "HASH"},
-                    {"AttributeName": "last_changed_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": "open-orders",
-                "KeySchema": [
-                    {"AttributeName": "open_platform", "KeyType": "HASH"},
-                    {"AttributeName": "next_check_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},  # as template.yaml has it
-            },
-        ],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-    return name
+    """The orders table as template.yaml declares it, with its stream and both indexes."""
+    return create_table_from_template("OrdersTable", name, client)
 
 
 def create_poll_state_table(client: Any, name: str = POLL_STATE_TABLE) -> str:
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "poller", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "poller", "KeyType": "HASH"}],
-    )
-    return name
+    return create_table_from_template("PollStateTable", name, client)
 
 
 def make_simulator(

@@ -19,6 +19,7 @@ import boto3
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerRequestEvent,
 )
+from template_tables import create_table_from_template
 
 from ordersync.api.authorizer import UnauthorizedError, authorize
 from ordersync.api.resolver import ApiServices
@@ -72,34 +73,9 @@ def create_write_path_resources(suffix: str = "") -> WritePathAws:
         "clients": f"ordersync-clients{suffix}",
         "idempotency": f"ordersync-idempotency{suffix}",
     }
-    dynamodb.create_table(
-        TableName=names["actions"],
-        KeySchema=[{"AttributeName": "action_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "action_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.create_table(
-        TableName=names["clients"],
-        KeySchema=[{"AttributeName": "client_name", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "client_name", "AttributeType": "S"},
-            {"AttributeName": "token_hash", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by-token-hash",
-                "KeySchema": [{"AttributeName": "token_hash", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.create_table(
-        TableName=names["idempotency"],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_table_from_template("ActionsTable", names["actions"], dynamodb)
+    create_table_from_template("ApiClientsTable", names["clients"], dynamodb)
+    create_table_from_template("IdempotencyTable", names["idempotency"], dynamodb)
     sqs = boto3.client("sqs")
     fifo = {"FifoQueue": "true", "DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"}
     dlq_url = sqs.create_queue(QueueName=f"ordersync-actions-dlq{suffix}.fifo", Attributes=fifo)["QueueUrl"]
@@ -270,38 +246,8 @@ class FifoDelivery:
 
 # -- API Gateway in front of the handler ------------------------------------------------------------------------
 def create_orders_table(name: str = "ordersync-orders") -> str:
-    """The orders table as docs/design.md keys it (the read path owns it; the API reads it)."""
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "platform", "AttributeType": "S"},
-            {"AttributeName": "last_changed_at", "AttributeType": "S"},
-            {"AttributeName": "open_platform", "AttributeType": "S"},
-            {"AttributeName": "next_check_at", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by-platform-changed",
-                "KeySchema": [
-                    {"AttributeName": "platform", "KeyType": "HASH"},
-                    {"AttributeName": "last_changed_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": "open-orders",
-                "KeySchema": [
-                    {"AttributeName": "open_platform", "KeyType": "HASH"},
-                    {"AttributeName": "next_check_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return name
+    """The orders table as template.yaml declares it (the read path owns it; the API reads it)."""
+    return create_table_from_template("OrdersTable", name)
 
 
 @dataclass
