@@ -145,8 +145,17 @@ def test_functions_run_python313_on_x86_with_tracing_and_both_layers(template: d
     assert function_globals["Architectures"] == ["x86_64"]
     assert function_globals["Tracing"] == "Active"
     assert function_globals["Layers"][-1] == {"Ref": "OrdersyncLayer"}  # last: its dependencies win
-    powertools = function_globals["Layers"][0]["Fn::Sub"]
-    assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:" in powertools
+    assert function_globals["Layers"][0] == {"Ref": "PowertoolsLayerArn"}
+
+
+def test_powertools_layer_is_the_published_one_for_python313_at_the_version_the_tests_use(
+    template: dict[str, Any],
+) -> None:
+    from aws_lambda_powertools.shared.version import VERSION
+
+    parameter = template["Parameters"]["PowertoolsLayerArn"]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+    assert parameter["Default"] == f"/aws/service/powertools/python/x86_64/python3.13/{VERSION}"
 
 
 def test_layer_is_built_by_sam_for_python313(resources: dict[str, Any]) -> None:
