@@ -8,31 +8,18 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from ordersync.aws.table import TableRepository
 from ordersync.writepath.models import Action, ActionError, ActionState
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
 
 _JSON_FIELDS = ("payload", "result", "errors", "last_error")
 _FINAL = [ActionState.SUCCEEDED.value, ActionState.FAILED.value]
 
 
-class ActionRepository:
-    def __init__(self, table_name: str, *, table: Table | None = None) -> None:
-        self.table_name = table_name
-        self._table = table
-
-    @property
-    def table(self) -> Table:
-        if self._table is None:
-            self._table = boto3.resource("dynamodb").Table(self.table_name)
-        return self._table
-
+class ActionRepository(TableRepository):
     def create(self, action: Action) -> None:
         """Record a new action; fails if the id is already taken (ids are random, so that is a bug)."""
         self.table.put_item(Item=_to_item(action), ConditionExpression="attribute_not_exists(action_id)")

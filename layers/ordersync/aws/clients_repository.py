@@ -5,16 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from ordersync.aws.table import TableRepository
 from ordersync.writepath.auth import ApiClient, hash_token, new_client
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.service_resource import Table
 
 TOKEN_HASH_INDEX = "by-token-hash"  # noqa: S105 (an index name, not a secret)
 
@@ -27,17 +25,7 @@ class ClientNotFoundError(Exception):
     pass
 
 
-class ClientRepository:
-    def __init__(self, table_name: str, *, table: Table | None = None) -> None:
-        self.table_name = table_name
-        self._table = table
-
-    @property
-    def table(self) -> Table:
-        if self._table is None:
-            self._table = boto3.resource("dynamodb").Table(self.table_name)
-        return self._table
-
+class ClientRepository(TableRepository):
     def create(
         self, name: str, scopes: Iterable[str], *, now: datetime, usage_key: tuple[str, str] | None = None
     ) -> tuple[ApiClient, str]:
