@@ -22,6 +22,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # template_tables
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "writepath"))
 
 from writepath_support import (

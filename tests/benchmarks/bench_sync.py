@@ -27,6 +27,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # template_tables
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "readpath"))
 from readpath_support import create_orders_table, create_poll_state_table
 

@@ -210,6 +210,15 @@ class FakeLambdaContext:
         return self.remaining_ms
 
 
+def consume(handler: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Deliver stream records to the consumer in Lambda-sized batches; the partial-failure responses merged."""
+    failures: list[dict[str, str]] = []
+    for start in range(0, len(records), 100):
+        response = handler.lambda_handler({"Records": records[start : start + 100]}, FakeLambdaContext())
+        failures.extend(response["batchItemFailures"])
+    return {"batchItemFailures": failures}
+
+
 EXPECTED_STATUS: dict[Platform, dict[str, str]] = {
     Platform.TICKETSCLOUD: {
         "executed": "pending",

@@ -8,22 +8,13 @@ from typing import Any
 
 import jsonschema
 import pytest
-from readpath_support import FakeLambdaContext, load_handler, status_poll
+from readpath_support import consume, load_handler, status_poll
 
 from ordersync.aws.event_publisher import EventPublisher, PublishError
 from ordersync.models import Platform
 from ordersync.readpath.events import SCHEMA_DIR, SCHEMA_FILES, ChangeType, detail_schemas
 
 SCHEMAS = {change.value: json.loads((SCHEMA_DIR / name).read_text()) for change, name in SCHEMA_FILES.items()}
-
-
-def consume(handler: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Deliver stream records to the consumer in Lambda-sized batches; the partial-failure responses merged."""
-    failures: list[dict[str, str]] = []
-    for start in range(0, len(records), 100):
-        response = handler.lambda_handler({"Records": records[start : start + 100]}, FakeLambdaContext())
-        failures.extend(response["batchItemFailures"])
-    return {"batchItemFailures": failures}
 
 
 def assert_valid(event: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
@@ -24,6 +24,7 @@ from aws_lambda_powertools import Logger
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from ordersync.config import settings
 from ordersync.models import Order, OrderStatus, Platform, order_key
 from ordersync.readpath.records import (
     OrderTooLargeError,
@@ -31,7 +32,9 @@ from ordersync.readpath.records import (
     StoredOrder,
     content_hash,
     encode_order,
-    next_check_after,
+    from_iso,
+    next_status_check,
+    refund_watch_end,
     to_iso,
 )
 
@@ -49,7 +52,7 @@ MAX_LIST_ROUNDS = 20
 LIST_FILTER_PAGE = 200  # items evaluated per round of a filtered list
 BY_PLATFORM_CHANGED_INDEX = "by-platform-changed"
 OPEN_ORDERS_INDEX = "open-orders"
-_STORED_PROJECTION = "pk, content_hash, version, first_seen_at, last_changed_at, item_bytes"
+_STORED_PROJECTION = "pk, content_hash, version, first_seen_at, last_changed_at, item_bytes, #status, watch_until"
 
 
 class InvalidCursorError(ValueError):
@@ -82,7 +85,11 @@ def read_units(size: int) -> float:
 
 
 class OrderRepository:
-    """Adapter of ``OrdersTable`` (key ``pk`` = ``"{platform}#{order_id}"``)."""
+    """Adapter of ``OrdersTable`` (key ``pk`` = ``"{platform}#{order_id}"``).
+
+    ``refund_watch`` is how long a fulfilled order its platform can still refund stays in the open-orders index
+    (``records.STILL_MOVING``); by default the environment's ``REFUND_WATCH_DAYS``, so that every writer of the
+    table (pollers, status poller, action worker) places orders in the index alike."""
 
     def __init__(
         self,
@@ -90,10 +97,12 @@ class OrderRepository:
         *,
         dynamodb_client: DynamoDBClient | None = None,
         write_concurrency: int = 8,
+        refund_watch: timedelta | None = None,
     ) -> None:
         self.table_name = table_name
         self._client: DynamoDBClient = dynamodb_client or boto3.client("dynamodb")
         self._write_concurrency = max(1, write_concurrency)
+        self.refund_watch = timedelta(days=settings().refund_watch_days) if refund_watch is None else refund_watch
 
     # -- writes ----------------------------------------------------------------------------------
     def save_changed(
@@ -151,7 +160,7 @@ class OrderRepository:
         version = 1 if head is None else int(head["version"]) + 1
         first_seen = seen_at if head is None else head["first_seen_at"]
         try:
-            item = self._item(order, digest, version, first_seen, seen_at)
+            item = self._item(order, digest, version, first_seen, seen_at=seen_at, head=head)
         except OrderTooLargeError:
             item = None
         if item is None:
@@ -182,8 +191,16 @@ class OrderRepository:
             raise
         return "written", order.key, is_new, write_units(max(size, previous))
 
-    @staticmethod
-    def _item(order: Order, digest: str, version: int, first_seen: datetime | str, seen_at: datetime) -> dict[str, Any]:
+    def _item(
+        self,
+        order: Order,
+        digest: str,
+        version: int,
+        first_seen: datetime | str,
+        *,
+        seen_at: datetime,
+        head: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
         seen = to_iso(seen_at)
         item: dict[str, Any] = {
             "pk": {"S": order.key},
@@ -200,24 +217,40 @@ class OrderRepository:
         }
         for name, value in encode_order(order).items():
             item[name] = _serializer.serialize(value)
-        if not order.status.is_final:
+        stored_status = OrderStatus(str(head["status"])) if head and head.get("status") else None
+        stored_watch = None if head is None or not head.get("watch_until") else from_iso(str(head["watch_until"]))
+        watch_end = refund_watch_end(
+            order,
+            seen_at=seen_at,
+            window=self.refund_watch,
+            stored_status=stored_status,
+            stored_watch_end=stored_watch,
+        )
+        next_check = next_status_check(order, seen_at, watch_end=watch_end)
+        if next_check is not None:
             item["open_platform"] = {"S": order.platform.value}
-            item["next_check_at"] = {"S": to_iso(next_check_after(order.created_at, seen_at))}
+            item["next_check_at"] = {"S": to_iso(next_check)}
+            if watch_end is not None:
+                item["watch_until"] = {"S": to_iso(watch_end)}
         return item
 
-    def reschedule(self, stored: StoredOrder, *, next_check_at: datetime) -> bool:
-        """Move an unchanged open order's next status check; content and version stay as they are.
+    def reschedule(self, stored: StoredOrder, *, next_check_at: datetime | None) -> bool:
+        """Move an unchanged indexed order's next status check, or with ``None`` take it out of the open-orders
+        index (a final order whose refund watch ended); content and version stay as they are.
         ``False`` when the item changed meanwhile (its new write set its own schedule)."""
+        values: dict[str, AttributeValueTypeDef] = {":version": {"N": str(stored.version)}}
+        if next_check_at is None:
+            update = "REMOVE open_platform, next_check_at, watch_until"
+        else:
+            update = "SET next_check_at = :next"
+            values[":next"] = {"S": to_iso(next_check_at)}
         try:
             self._client.update_item(
                 TableName=self.table_name,
                 Key={"pk": {"S": stored.order.key}},
-                UpdateExpression="SET next_check_at = :next",
+                UpdateExpression=update,
                 ConditionExpression="version = :version AND attribute_exists(open_platform)",
-                ExpressionAttributeValues={
-                    ":next": {"S": to_iso(next_check_at)},
-                    ":version": {"N": str(stored.version)},
-                },
+                ExpressionAttributeValues=values,
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
@@ -236,7 +269,13 @@ class OrderRepository:
             pending: list[dict[str, AttributeValueTypeDef]] = [{"pk": {"S": key}} for key in chunk]
             for round_ in range(MAX_UNPROCESSED_ROUNDS):
                 response = self._client.batch_get_item(
-                    RequestItems={self.table_name: {"Keys": pending, "ProjectionExpression": _STORED_PROJECTION}}
+                    RequestItems={
+                        self.table_name: {
+                            "Keys": pending,
+                            "ProjectionExpression": _STORED_PROJECTION,
+                            "ExpressionAttributeNames": {"#status": "status"},
+                        }
+                    }
                 )
                 for raw in response.get("Responses", {}).get(self.table_name, []):
                     plain = {name: _deserializer.deserialize(value) for name, value in raw.items()}

@@ -1,6 +1,6 @@
 """What the read path stores per order, and the pure rules around it: the content hash that decides
-whether an order changed, how an order is packed into a DynamoDB item under the 400 KB limit, and when a
-not-yet-final order is due for another status check.
+whether an order changed, how an order is packed into a DynamoDB item under the 400 KB limit, and when an
+order is due for another status check (a not-yet-final one, or a final one its platform can still move).
 
 Nothing here talks to AWS, so the repository, the stream consumer and the tests share one definition.
 """
@@ -13,11 +13,12 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ordersync.models import Order, UtcDatetime
+from ordersync.models import Order, OrderStatus, Platform, UtcDatetime
 
 INLINE_ORDER_LIMIT = 64 * 1024
 """Orders whose JSON is larger than this are stored gzip-compressed (``order_gz``)."""
@@ -97,13 +98,19 @@ class StoredOrder(BaseModel):
     first_seen_at: UtcDatetime
     last_changed_at: UtcDatetime
     last_seen_at: UtcDatetime
-    next_check_at: UtcDatetime | None = Field(default=None, description="Set only while the status is not final")
+    next_check_at: UtcDatetime | None = Field(
+        default=None, description="Set only while the status is not final, or while its refund watch lasts"
+    )
+    watch_until: UtcDatetime | None = Field(
+        default=None, description="End of the refund watch of a final order its platform can still move"
+    )
     raw_dropped: bool = False
 
     @classmethod
     def from_image(cls, image: Mapping[str, Any]) -> StoredOrder:
         """Build from an item whose attribute values are plain Python values (``TypeDeserializer`` output)."""
         next_check = image.get("next_check_at")
+        watch_until = image.get("watch_until")
         return cls(
             order=decode_order(image),
             content_hash=str(image["content_hash"]),
@@ -112,6 +119,7 @@ class StoredOrder(BaseModel):
             last_changed_at=from_iso(str(image["last_changed_at"])),
             last_seen_at=from_iso(str(image["last_seen_at"])),
             next_check_at=from_iso(str(next_check)) if next_check else None,
+            watch_until=from_iso(str(watch_until)) if watch_until else None,
             raw_dropped=bool(image.get("raw_dropped", False)),
         )
 
@@ -161,3 +169,52 @@ def next_check_after(created_at: datetime, now: datetime) -> datetime:
         if age < younger_than:
             return now + every
     return now + OLD_ORDER_CHECK_EVERY
+
+
+STILL_MOVING: Mapping[Platform, frozenset[OrderStatus]] = MappingProxyType(
+    {Platform.TICKETSCLOUD: frozenset({OrderStatus.FULFILLED})}
+)
+"""Final statuses a platform can still move on from. Ticketscloud's older docs let a ``done`` order become
+``refunded``, at any time, while its list poll re-reads only the look-back window of creation times: such an order
+stays in the open-orders index for the refund watch (``REFUND_WATCH_DAYS``), checked on the age-based schedule."""
+
+
+def can_still_move(order: Order) -> bool:
+    return order.status in STILL_MOVING.get(order.platform, frozenset())
+
+
+def refund_watch_end(
+    order: Order,
+    *,
+    seen_at: datetime,
+    window: timedelta,
+    stored_status: OrderStatus | None,
+    stored_watch_end: datetime | None,
+) -> datetime | None:
+    """Until when an order that ``can_still_move`` stays watched (``None``: not watched, or no longer).
+
+    The watch runs from when the order reached its status: from ``seen_at`` when ordersync stored it in another
+    status before; from its creation when it is first seen in it, since when it moved is unknown (Ticketscloud
+    fulfils within minutes of creation, and a first sync of years of history must not flood the index). A change
+    that keeps the status keeps the watch's end (or its absence) rather than starting it again."""
+    if not can_still_move(order):
+        return None
+    if stored_status is order.status:
+        end = stored_watch_end
+    elif stored_status is None:
+        end = order.created_at + window
+    else:
+        end = seen_at + window
+    return end if end is not None and end > seen_at else None
+
+
+def next_status_check(
+    order: Order, now: datetime, *, watch_end: datetime | None, due: datetime | None = None
+) -> datetime | None:
+    """The order's place in the open-orders index: when it is next due for a status check, or ``None`` when it
+    leaves the index. An open order stays (by default on the age-based schedule, ``next_check_after``); a final
+    one only while its refund watch lasts, with its last check at the watch's end."""
+    if order.status.is_final and (watch_end is None or watch_end <= now):
+        return None
+    due = next_check_after(order.created_at, now) if due is None else due
+    return due if watch_end is None else min(due, watch_end)

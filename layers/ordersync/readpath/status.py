@@ -1,10 +1,13 @@
-"""The status poller: orders that are not final yet have their status read again until they are.
+"""The status poller: orders that are not final yet have their status read again until they are, and final
+orders that their platform can still move (a Ticketscloud ``done`` order can be refunded) until their refund
+watch ends.
 
 It reads the sparse ``open-orders`` index (only open orders are in it, most overdue first), never the
 table. E-cards answers one order's status at ``GET /v1/orders/{id}/status``; Ticketscloud and Bizon365 have no
 single-order read, so their due orders are grouped into short windows of creation times and read through the
-list filters. A changed order is written like any other (and leaves the index once final); an unchanged one
-only has its next check moved, later the older it is (``records.next_check_after``).
+list filters. A changed order is written like any other (and leaves the index once final and not watched); an
+unchanged one only has its next check moved, later the older it is (``records.next_status_check``), or leaves the
+index when its refund watch has ended.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from ordersync.models import Order, OrderStatus, Platform
 from ordersync.platforms.base import PlatformClient
 from ordersync.readpath.engine import PollOptions, PollReport, RunContext, execute, fetch_window, status_poller_name
 from ordersync.readpath.ports import OrderStore, PollState, PollStateStore
-from ordersync.readpath.records import StoredOrder, content_hash, next_check_after
+from ordersync.readpath.records import StoredOrder, content_hash, next_check_after, next_status_check
 
 logger = Logger(child=True)
 
@@ -99,11 +102,17 @@ def check_open_orders(ctx: RunContext, state: PollState) -> None:
                 continue  # written (by ``save`` or the window read), with its own next check
             if key in ctx.summary.conflict_keys:
                 continue
-            if key in unread:
+            next_check: datetime | None
+            if key in unread:  # not checked: stays in the index, even past the end of its refund watch
                 next_check = min(now + READ_FAILED_RECHECK, next_check_after(stored.order.created_at, now))
             else:
                 delay_from = now if order is not None else now + NOT_FOUND_RECHECK
-                next_check = next_check_after(stored.order.created_at, delay_from)
+                next_check = next_status_check(
+                    stored.order,
+                    now,
+                    watch_end=stored.watch_until,
+                    due=next_check_after(stored.order.created_at, delay_from),
+                )
             if ctx.repository.reschedule(stored, next_check_at=next_check):
                 ctx.rescheduled += 1
         ctx.checkpoint({"kind": "status", "round": round_number})
