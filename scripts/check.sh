@@ -162,7 +162,7 @@ run_gate "sam validate --lint" .tools/sam/bin/sam validate --lint --template-fil
 run_gate "cfn-lint on the translated template" "$VENV/python" scripts/check_template.py template.yaml
 run_gate "checkov" checkov_scan
 run_gate "sam build (python3.13)" sam_build
-run_gate "pytest (coverage >= ${COVERAGE_FLOOR}%)" "$VENV/pytest" -q -p no:cacheprovider --cov=ordersync \
+run_gate "pytest (coverage >= ${COVERAGE_FLOOR}%)" "$VENV/pytest" -q -p no:cacheprovider --cov=ordersync --cov=ordersync_tools \
     --cov-report=term --cov-fail-under="$COVERAGE_FLOOR"
 
 summary

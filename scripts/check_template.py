@@ -13,7 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ordersync.infra.template import DEFAULT_REGION, translate_template
+from ordersync_tools.infra.template import DEFAULT_REGION, translate_template
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -41,7 +41,7 @@ if ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))'
     "$python313" -m venv .venv
 fi
 if [[ "$(cat .venv/.local-stamp 2>/dev/null)" != "$stamp" ]] \
-    || ! .venv/bin/python -c 'import ordersync.local.runtime, moto.server, samtranslator' >/dev/null 2>&1; then
+    || ! .venv/bin/python -c 'import ordersync_tools.local.runtime, moto.server, samtranslator' >/dev/null 2>&1; then
     printf '==> installing ordersync and its local runtime into .venv (quietly; about a minute the first time)\n'
     mkdir -p .ordersync-local
     if ! .venv/bin/python -m pip install -q -e ".[local]" >.ordersync-local/pip.log 2>&1; then

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-
-from ordersync.infra.template import load_template
+from ordersync_tools.infra.template import load_template
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
 _TABLE_SHAPE = ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes")

@@ -1,6 +1,6 @@
 """Applies queued order actions: one SQS FIFO batch in, a partial batch response out.
 
-Thin: ``ordersync.writepath.worker`` holds the batch processing, ``ordersync.writepath.apply`` the rules."""
+Thin: ``ordersync.actions.worker`` holds the batch processing, ``ordersync.actions.apply`` the rules."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ordersync.writepath.runtime import action_worker
-from ordersync.writepath.telemetry import NAMESPACE
+from ordersync.actions.runtime import action_worker
+from ordersync.actions.telemetry import NAMESPACE
 
 logger = Logger()
 tracer = Tracer()

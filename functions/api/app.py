@@ -8,8 +8,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ordersync.writepath.runtime import api_handler
-from ordersync.writepath.telemetry import NAMESPACE
+from ordersync.actions.runtime import api_handler
+from ordersync.actions.telemetry import NAMESPACE
 
 logger = Logger()
 tracer = Tracer()

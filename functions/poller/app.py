@@ -1,6 +1,6 @@
 """Scheduled poller of one platform (``PLATFORM``): polls its list into the orders table.
 
-Thin on purpose: the work is ``ordersync.readpath.run_poller``. A failed run raises after its metrics are
+Thin on purpose: the work is ``ordersync.sync.run_poller``. A failed run raises after its metrics are
 out, so that the schedule's retry policy and dead-letter queue see it; its checkpoint makes the retry resume.
 The schedule's input carries ``execution_id`` (the scheduler's ``<aws.scheduler.execution-id>``), which every log
 line of the invocation carries as its correlation id, retries of one execution included.
@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ordersync.config import settings
 from ordersync.models import Platform
-from ordersync.readpath import PollReport, run_poller
-from ordersync.readpath.runtime import open_client, order_repository, poll_state_repository
-from ordersync.readpath.telemetry import NAMESPACE, record_poll_metrics
+from ordersync.sync import PollReport, run_poller
+from ordersync.sync.runtime import open_client, order_repository, poll_state_repository
+from ordersync.sync.telemetry import NAMESPACE, record_poll_metrics
 
 logger = Logger()
 tracer = Tracer()

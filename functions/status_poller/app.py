@@ -13,9 +13,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ordersync.config import settings
 from ordersync.models import Platform
-from ordersync.readpath import run_status_poller
-from ordersync.readpath.runtime import base_url_for, open_client, order_repository, poll_state_repository
-from ordersync.readpath.telemetry import NAMESPACE, record_poll_metrics
+from ordersync.sync import run_status_poller
+from ordersync.sync.runtime import base_url_for, open_client, order_repository, poll_state_repository
+from ordersync.sync.telemetry import NAMESPACE, record_poll_metrics
 
 logger = Logger()
 tracer = Tracer()

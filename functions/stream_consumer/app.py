@@ -17,10 +17,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ordersync.config import settings
 from ordersync.models import utc_now
-from ordersync.readpath import record_to_event
-from ordersync.readpath.events import lag_seconds
-from ordersync.readpath.runtime import event_publisher
-from ordersync.readpath.telemetry import NAMESPACE
+from ordersync.sync import record_to_event
+from ordersync.sync.events import lag_seconds
+from ordersync.sync.runtime import event_publisher
+from ordersync.sync.telemetry import NAMESPACE
 
 logger = Logger()
 tracer = Tracer()

@@ -25,6 +25,7 @@ from moto.server import ThreadedMotoServer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # template_tables
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "writepath"))
 
+from ordersync_tools.simulators.ticketscloud import DEFAULT_TOKEN, TicketscloudSimulator
 from writepath_support import (
     MAX_RECEIVE_COUNT,
     ApiGateway,
@@ -36,6 +37,11 @@ from writepath_support import (
     sqs_record,
 )
 
+from ordersync.actions.accept import ActionAcceptor
+from ordersync.actions.apply import ActionApplier
+from ordersync.actions.models import Action, ActionMessage, ActionState
+from ordersync.actions.runner import PlatformActionRunner
+from ordersync.actions.worker import ActionWorker
 from ordersync.api.idempotency import IdempotentAcceptance
 from ordersync.api.resolver import ApiServices, OrdersyncApi
 from ordersync.aws.actions_repository import ActionRepository
@@ -44,12 +50,6 @@ from ordersync.errors import RetryableError
 from ordersync.platforms.base import NO_RETRY
 from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.ticketscloud import TicketscloudClient, TicketscloudOrderActions
-from ordersync.simulators.ticketscloud import DEFAULT_TOKEN, TicketscloudSimulator
-from ordersync.writepath.accept import ActionAcceptor
-from ordersync.writepath.apply import ActionApplier
-from ordersync.writepath.models import Action, ActionMessage, ActionState
-from ordersync.writepath.runner import PlatformActionRunner
-from ordersync.writepath.worker import ActionWorker
 
 
 def start_moto() -> ThreadedMotoServer:

@@ -29,6 +29,10 @@ from moto import mock_aws
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # template_tables
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "readpath"))
+from ordersync_tools.simulators.base import PlatformSimulator, SimClock
+from ordersync_tools.simulators.bizon365 import Bizon365Simulator
+from ordersync_tools.simulators.ecards import EcardsSimulator
+from ordersync_tools.simulators.ticketscloud import TicketscloudSimulator
 from readpath_support import create_orders_table, create_poll_state_table
 
 from ordersync.aws.orders_repository import OrderRepository, item_size, write_units
@@ -39,12 +43,8 @@ from ordersync.platforms.base import ListQuery, PlatformClient
 from ordersync.platforms.bizon365 import Bizon365Client
 from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.ticketscloud import TicketscloudClient
-from ordersync.readpath import PollOptions, run_poller
-from ordersync.readpath.records import encode_order, to_iso
-from ordersync.simulators.base import PlatformSimulator, SimClock
-from ordersync.simulators.bizon365 import Bizon365Simulator
-from ordersync.simulators.ecards import EcardsSimulator
-from ordersync.simulators.ticketscloud import TicketscloudSimulator
+from ordersync.sync import PollOptions, run_poller
+from ordersync.sync.records import encode_order, to_iso
 
 DEFAULT_PAGE_SIZE = {Platform.TICKETSCLOUD: 50, Platform.BIZON365: 100, Platform.ECARDS: 20}
 """What each platform returns when no page size is asked for (its documented default)."""

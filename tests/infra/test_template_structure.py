@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ordersync_tools.infra.template import load_template
 
 from ordersync.config import Settings
-from ordersync.infra.template import load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 URL = re.compile(r"https?:|://", re.IGNORECASE)
@@ -160,12 +160,12 @@ def test_powertools_layer_is_the_published_one_for_python313_at_the_version_the_
 
 def test_layer_is_built_by_sam_for_python313(resources: dict[str, Any]) -> None:
     layer = resources["OrdersyncLayer"]
-    assert layer["Properties"]["ContentUri"] == "layers/"
+    assert layer["Properties"]["ContentUri"] == "layers/runtime/"
     assert layer["Metadata"]["BuildMethod"] == "python3.13"
 
 
 def test_layer_requirements_ship_neither_boto3_nor_powertools() -> None:
-    requirements = (TEMPLATE.parent / "layers" / "requirements.txt").read_text(encoding="utf-8").lower()
+    requirements = (TEMPLATE.parent / "layers" / "runtime" / "requirements.txt").read_text(encoding="utf-8").lower()
     names = {line.split(">")[0].split("=")[0].split("<")[0].strip() for line in requirements.splitlines()}
     names.discard("")
     names = {name for name in names if not name.startswith("#")}

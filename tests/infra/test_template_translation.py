@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from ordersync.infra.template import LOCAL_ARTIFACT_BUCKET, DuplicateKeyError, load_template, translate_template
+from ordersync_tools.infra.template import LOCAL_ARTIFACT_BUCKET, DuplicateKeyError, load_template, translate_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -80,7 +79,7 @@ def test_translation_points_code_at_s3_keys_named_after_the_local_directories(re
     code = resources["ApiFunction"]["Properties"]["Code"]
     (layer,) = [r["Properties"]["Content"] for r in resources.values() if r["Type"] == "AWS::Lambda::LayerVersion"]
     assert code == {"S3Bucket": LOCAL_ARTIFACT_BUCKET, "S3Key": "functions/api"}
-    assert layer == {"S3Bucket": LOCAL_ARTIFACT_BUCKET, "S3Key": "layers"}
+    assert layer == {"S3Bucket": LOCAL_ARTIFACT_BUCKET, "S3Key": "layers/runtime"}
 
 
 def test_translation_applies_parameter_overrides() -> None:

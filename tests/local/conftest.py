@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 from local_support import FakeClock
-
-from ordersync.local.resources import client
-from ordersync.local.template import Template
+from ordersync_tools.local.resources import client
+from ordersync_tools.local.template import Template
 
 TINY_TEMPLATE = """
 AWSTemplateFormatVersion: "2010-09-09"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ordersync.local.functions import Invocation
+from ordersync_tools.local.functions import Invocation
 
 
 class RecordingFunction:

@@ -9,11 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-
-from ordersync.local.api import GatewayResponse, LocalApiGateway, RestApi, rest_apis
-from ordersync.local.functions import Invocation
-from ordersync.local.resources import ResourceBuilder
-from ordersync.local.template import Template
+from ordersync_tools.local.api import GatewayResponse, LocalApiGateway, RestApi, rest_apis
+from ordersync_tools.local.functions import Invocation
+from ordersync_tools.local.resources import ResourceBuilder
+from ordersync_tools.local.template import Template
 
 ALLOW_ALL = {
     "principalId": "demo",

@@ -9,9 +9,8 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
-
-from ordersync.local.resources import client
-from ordersync.local.runtime import LocalOptions, LocalRuntime, Reporter
+from ordersync_tools.local.resources import client
+from ordersync_tools.local.runtime import LocalOptions, LocalRuntime, Reporter
 
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31

@@ -7,8 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-
-from ordersync.cli import main
+from ordersync_tools.cli import main
 
 
 def json_lines(text: str) -> list[dict[str, object]]:

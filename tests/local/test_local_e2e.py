@@ -17,9 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-
-from ordersync.local.runtime import port_free
-from ordersync.simulators.ticketscloud import TicketscloudSimulator
+from ordersync_tools.local.runtime import port_free
+from ordersync_tools.simulators.ticketscloud import TicketscloudSimulator
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDERSYNC = Path(sys.executable).parent / "ordersync"

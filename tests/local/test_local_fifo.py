@@ -6,9 +6,8 @@ import threading
 from typing import Any
 
 from local_support import FakeClock, RecordingFunction
-
-from ordersync.local.fifo import FifoEventSource
-from ordersync.local.functions import Invocation
+from ordersync_tools.local.fifo import FifoEventSource
+from ordersync_tools.local.functions import Invocation
 
 VISIBILITY = 30.0
 

@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from ordersync.local.functions import FunctionContainer, FunctionSpec, Invocation
+from ordersync_tools.local.functions import FunctionContainer, FunctionSpec, Invocation
 
 HANDLER = """
     import os, time

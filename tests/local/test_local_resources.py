@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from ordersync.local.functions import function_specs
-from ordersync.local.resources import LocalResources, ResourceBuilder, client
-from ordersync.local.template import LocalTemplateError, Template, parse_parameter_overrides
+from ordersync_tools.local.functions import function_specs
+from ordersync_tools.local.resources import LocalResources, ResourceBuilder, client
+from ordersync_tools.local.template import LocalTemplateError, Template, parse_parameter_overrides
 
 
 @pytest.fixture

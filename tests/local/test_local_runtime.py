@@ -11,12 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from ordersync_tools.cli.local import curl_commands
+from ordersync_tools.local.resources import client
+from ordersync_tools.local.runtime import LocalOptions, LocalRuntime, Reporter
+from ordersync_tools.simulators.ticketscloud import DEFAULT_TOKEN
 
-from ordersync.cli.local import curl_commands
-from ordersync.local.resources import client
-from ordersync.local.runtime import LocalOptions, LocalRuntime, Reporter
 from ordersync.models import Platform
-from ordersync.simulators.ticketscloud import DEFAULT_TOKEN
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
-from ordersync.local.schedules import CronSchedule, ScheduleExpressionError, Timer, rate_seconds
+from ordersync_tools.local.schedules import CronSchedule, ScheduleExpressionError, Timer, rate_seconds
 
 
 @pytest.mark.parametrize(

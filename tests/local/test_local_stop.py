@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from ordersync.local.runtime import LocalOptions, LocalRuntime, Reporter, port_free
+from ordersync_tools.local.runtime import LocalOptions, LocalRuntime, Reporter, port_free
 
 
 def test_stop_releases_every_port(tiny_project: Path, tmp_path: Path) -> None:

@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 from local_support import RecordingFunction
-
-from ordersync.local.functions import Invocation
-from ordersync.local.resources import client
-from ordersync.local.stream import StreamEventSource
+from ordersync_tools.local.functions import Invocation
+from ordersync_tools.local.resources import client
+from ordersync_tools.local.stream import StreamEventSource
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+from ordersync_tools.simulators.base import RecordedRequest, SimClock
+from ordersync_tools.simulators.ecards import EcardsSimulator
 
 from ordersync.platforms.base import RetryPolicy
 from ordersync.platforms.ecards import EcardsCardLine, EcardsClient, EcardsCreateOrderRequest, EcardsParticipant
-from ordersync.simulators.base import RecordedRequest, SimClock
-from ordersync.simulators.ecards import EcardsSimulator
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ecards"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

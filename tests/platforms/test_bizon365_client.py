@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from bizon365_support import FAST_RETRY, RecordingSleep, make_client
+from ordersync_tools.simulators.base import SimClock
+from ordersync_tools.simulators.bizon365 import DEFAULT_TOKEN, Bizon365Simulator, Lifecycle
 
 from ordersync.errors import (
     AuthenticationError,
@@ -22,8 +24,6 @@ from ordersync.errors import (
 from ordersync.models import OrderStatus, Platform
 from ordersync.platforms.base import ListQuery, PlatformClient, RetryPolicy
 from ordersync.platforms.bizon365 import Bizon365Client, Bizon365PaidFilter, build_query
-from ordersync.simulators.base import SimClock
-from ordersync.simulators.bizon365 import DEFAULT_TOKEN, Bizon365Simulator, Lifecycle
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -11,9 +11,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from bizon365_support import raw_get
-
-from ordersync.simulators.base import SimClock
-from ordersync.simulators.bizon365 import DEFAULT_TOKEN, Bizon365Simulator, Lifecycle
+from ordersync_tools.simulators.base import SimClock
+from ordersync_tools.simulators.bizon365 import DEFAULT_TOKEN, Bizon365Simulator, Lifecycle
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # 12:00 in Moscow

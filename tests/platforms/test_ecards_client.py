@@ -18,6 +18,7 @@ from ecards_support import (
     requests_to,
     running_simulator,
 )
+from ordersync_tools.simulators.ecards import EcardsSimulator
 
 from ordersync.errors import (
     AuthenticationError,
@@ -30,7 +31,6 @@ from ordersync.errors import (
 from ordersync.models import OrderStatus, Platform
 from ordersync.platforms.base import ListQuery, PlatformClient
 from ordersync.platforms.ecards import EcardsCardLine, EcardsClient, OrderNotFoundError
-from ordersync.simulators.ecards import EcardsSimulator
 
 
 @pytest.fixture

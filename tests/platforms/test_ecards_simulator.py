@@ -13,9 +13,8 @@ from uuid import UUID
 import httpx
 import pytest
 from ecards_support import START, load_fixture, running_simulator
-
-from ordersync.simulators.base import SimClock
-from ordersync.simulators.ecards import DEFAULT_TOKEN, PAGE_SIZE, EcardsSimulator
+from ordersync_tools.simulators.base import SimClock
+from ordersync_tools.simulators.ecards import DEFAULT_TOKEN, PAGE_SIZE, EcardsSimulator
 
 ORDER_ID = "b5aa69df-61a5-4d97-b1fb-4f6772dfbbeb"
 LIFECYCLE = {

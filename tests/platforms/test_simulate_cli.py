@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from ordersync_tools.cli import main
 
-from ordersync.cli import main
 from ordersync.models import OrderStatus, Platform
 from ordersync.platforms.base import ListQuery, RetryPolicy
 from ordersync.platforms.bizon365 import Bizon365Client
@@ -37,7 +37,7 @@ class SimulateCommand:
     """``ordersync simulate`` in its own process, with the lines it printed readable without blocking forever."""
 
     def __init__(self, *args: str) -> None:
-        code = "import sys; from ordersync.cli import main; sys.exit(main())"
+        code = "import sys; from ordersync_tools.cli import main; sys.exit(main())"
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
             [sys.executable, "-c", code, "simulate", *args],
             stdout=subprocess.PIPE,

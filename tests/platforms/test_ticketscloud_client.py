@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from ordersync_tools.simulators.ticketscloud import TicketscloudSimulator
 from ticketscloud_support import (
     FAST_RETRY,
     START,
@@ -39,7 +40,6 @@ from ordersync.platforms.ticketscloud import (
     TicketscloudPatchResult,
     TicketscloudVendorDataAction,
 )
-from ordersync.simulators.ticketscloud import TicketscloudSimulator
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 SEND_TICKETS = TicketscloudOrderActions(send_tickets=True)

@@ -11,9 +11,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from ordersync_tools.simulators.ticketscloud import TicketscloudSimulator
 from ticketscloud_support import ORDERS_PATH, START, error_codes, open_order_id, raw, simulator
-
-from ordersync.simulators.ticketscloud import TicketscloudSimulator
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 EXPORT_PATH = "/v2/resources/orders/export"

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from ordersync_tools.simulators.base import SimClock
+from ordersync_tools.simulators.ticketscloud import DEFAULT_TOKEN, TicketscloudSimulator
 
 from ordersync.platforms.base import RetryPolicy
 from ordersync.platforms.ticketscloud import TicketscloudClient
-from ordersync.simulators.base import SimClock
-from ordersync.simulators.ticketscloud import DEFAULT_TOKEN, TicketscloudSimulator
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ticketscloud"
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)

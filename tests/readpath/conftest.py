@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from ordersync_tools.simulators.base import PlatformSimulator, SimClock
 from readpath_support import (
     ORDERS_TABLE,
     POLL_STATE_TABLE,
@@ -25,7 +26,6 @@ from ordersync.aws.poll_state_repository import PollStateRepository
 from ordersync.config import Settings
 from ordersync.models import Platform
 from ordersync.platforms.base import PlatformClient
-from ordersync.simulators.base import PlatformSimulator, SimClock
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def captured_events(aws: str) -> EventCapture:
 def handler_env(monkeypatch: pytest.MonkeyPatch, tables: tuple[str, str]) -> Iterator[None]:
     """The environment template.yaml gives the read-path functions, pointed at the test resources."""
     from ordersync import config
-    from ordersync.readpath import runtime
+    from ordersync.sync import runtime
 
     values = {
         "ORDERS_TABLE": tables[0],

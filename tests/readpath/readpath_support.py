@@ -13,6 +13,10 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+from ordersync_tools.simulators.base import PlatformSimulator, SimClock
+from ordersync_tools.simulators.bizon365 import Bizon365Simulator
+from ordersync_tools.simulators.ecards import EcardsSimulator
+from ordersync_tools.simulators.ticketscloud import TicketscloudSimulator
 from template_tables import create_table_from_template
 
 from ordersync.aws.orders_repository import OrderRepository
@@ -23,11 +27,7 @@ from ordersync.platforms.base import PlatformClient, RetryPolicy
 from ordersync.platforms.bizon365 import Bizon365Client
 from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.ticketscloud import TicketscloudClient
-from ordersync.readpath import PollOptions, PollReport, StoredOrder, run_poller, run_status_poller
-from ordersync.simulators.base import PlatformSimulator, SimClock
-from ordersync.simulators.bizon365 import Bizon365Simulator
-from ordersync.simulators.ecards import EcardsSimulator
-from ordersync.simulators.ticketscloud import TicketscloudSimulator
+from ordersync.sync import PollOptions, PollReport, StoredOrder, run_poller, run_status_poller
 
 ORDERS_TABLE = "ordersync-test-orders"
 POLL_STATE_TABLE = "ordersync-test-poll-state"

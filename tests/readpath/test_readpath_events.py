@@ -12,7 +12,7 @@ from readpath_support import consume, load_handler, status_poll
 
 from ordersync.aws.event_publisher import EventPublisher, PublishError
 from ordersync.models import Platform
-from ordersync.readpath.events import SCHEMA_DIR, SCHEMA_FILES, ChangeType, detail_schemas
+from ordersync.sync.events import SCHEMA_DIR, SCHEMA_FILES, ChangeType, detail_schemas
 
 SCHEMAS = {change.value: json.loads((SCHEMA_DIR / name).read_text()) for change, name in SCHEMA_FILES.items()}
 
@@ -185,8 +185,8 @@ class StubEvents:
 
 def sample_events(count: int) -> list[Any]:
     from ordersync.models import Money, Order, OrderStatus
-    from ordersync.readpath.events import ChangeEvent, OrderCreatedDetail, OrderSnapshot
-    from ordersync.readpath.records import content_hash
+    from ordersync.sync.events import ChangeEvent, OrderCreatedDetail, OrderSnapshot
+    from ordersync.sync.records import content_hash
 
     events = []
     for number in range(count):
@@ -252,7 +252,7 @@ def test_the_sample_stream_events_map_to_their_change_events(sample: str, expect
 
     from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
-    from ordersync.readpath import changes_to_events
+    from ordersync.sync import changes_to_events
 
     body = json.loads((Path(__file__).resolve().parents[2] / "events" / sample).read_text())
 

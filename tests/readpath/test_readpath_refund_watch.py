@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from ordersync_tools.simulators.ticketscloud import TicketscloudSimulator
 from readpath_support import Harness, consume, load_handler, open_order_ids, status_poll
 
 from ordersync import config
 from ordersync.aws.orders_repository import OrderRepository
 from ordersync.config import Settings
 from ordersync.models import Money, Order, OrderStatus, Platform
-from ordersync.simulators.ticketscloud import TicketscloudSimulator
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 FAR_FUTURE = datetime(2999, 1, 1, tzinfo=UTC)

@@ -19,7 +19,7 @@ from readpath_support import NO_DEADLINE, ORDERS_TABLE, POLL_STATE_TABLE, Harnes
 
 from ordersync.models import OrderStatus, Platform
 from ordersync.platforms.base import ListQuery
-from ordersync.readpath import PollReport
+from ordersync.sync import PollReport
 
 CHILD = """
 import sys
@@ -31,7 +31,7 @@ from ordersync.models import OrderStatus, Platform
 from ordersync.platforms.base import RetryPolicy
 from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.ticketscloud import TicketscloudClient
-from ordersync.readpath import PollOptions, run_poller
+from ordersync.sync import PollOptions, run_poller
 
 platform, base_url, token, page_size, orders_table, state_table = sys.argv[1:7]
 platform = Platform(platform)

@@ -8,8 +8,8 @@ from typing import Any
 from readpath_support import open_order_ids, status_poll
 
 from ordersync.models import OrderStatus, Platform
-from ordersync.readpath.records import next_check_after
-from ordersync.readpath.status import READ_FAILED_RECHECK, creation_windows
+from ordersync.sync.records import next_check_after
+from ordersync.sync.status import READ_FAILED_RECHECK, creation_windows
 
 
 def test_ecards_open_orders_are_read_one_by_one_until_final(harness_factory) -> None:

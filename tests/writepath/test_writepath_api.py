@@ -11,11 +11,11 @@ import boto3
 import pytest
 from writepath_support import ApiAnswer, ApiSetup, api_event
 
+from ordersync.actions.accept import ActionAcceptor
+from ordersync.actions.models import Action, ActionState
 from ordersync.aws.action_queue import ActionQueue
 from ordersync.aws.actions_repository import ActionRepository
 from ordersync.models import Money, Order, OrderStatus, Platform
-from ordersync.writepath.accept import ActionAcceptor
-from ordersync.writepath.models import Action, ActionState
 
 ORDER = "5bacf64ea0eb2f000c45160a"
 ACTIONS = f"/orders/ticketscloud/{ORDER}/actions"

@@ -11,8 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from writepath_support import load_event
 
 from ordersync.api.authorizer import UnauthorizedError, authorize
-from ordersync.models import Platform
-from ordersync.writepath.auth import (
+from ordersync.clients_auth import (
     Access,
     ApiClient,
     Principal,
@@ -22,6 +21,7 @@ from ordersync.writepath.auth import (
     new_client,
     parse_scope,
 )
+from ordersync.models import Platform
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -9,13 +9,13 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerRequestEvent,
 )
+from ordersync_tools.cli import main
 from writepath_support import WritePathAws, load_event, records_from_sqs
 
+from ordersync.actions.models import Action, ActionKind, ActionState
 from ordersync.api.authorizer import authorize
-from ordersync.cli import main
+from ordersync.clients_auth import hash_token
 from ordersync.models import utc_now
-from ordersync.writepath.auth import hash_token
-from ordersync.writepath.models import Action, ActionKind, ActionState
 
 
 def test_clients_create_prints_the_token_once_and_stores_only_its_hash(

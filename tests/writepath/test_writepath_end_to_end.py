@@ -13,25 +13,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from ordersync_tools.cli import main
+from ordersync_tools.simulators.ecards import DEFAULT_TOKEN as ECARDS_TOKEN
+from ordersync_tools.simulators.ecards import EcardsSimulator
+from ordersync_tools.simulators.ticketscloud import DEFAULT_TOKEN as TICKETSCLOUD_TOKEN
+from ordersync_tools.simulators.ticketscloud import TicketscloudSimulator
 from writepath_support import ApiGateway, ApiSetup, FifoDelivery, records_from_sqs
 
+from ordersync.actions.apply import ActionApplier
+from ordersync.actions.models import ActionMessage, ActionState
+from ordersync.actions.runner import PlatformActionRunner
+from ordersync.actions.worker import ActionWorker
 from ordersync.api.idempotency import IdempotentAcceptance
 from ordersync.api.resolver import ApiServices, OrdersyncApi
 from ordersync.aws.actions_repository import ActionRepository
 from ordersync.aws.orders_repository import OrderRepository
-from ordersync.cli import main
 from ordersync.models import Platform
 from ordersync.platforms.base import RetryPolicy
 from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.ticketscloud import TicketscloudClient
-from ordersync.simulators.ecards import DEFAULT_TOKEN as ECARDS_TOKEN
-from ordersync.simulators.ecards import EcardsSimulator
-from ordersync.simulators.ticketscloud import DEFAULT_TOKEN as TICKETSCLOUD_TOKEN
-from ordersync.simulators.ticketscloud import TicketscloudSimulator
-from ordersync.writepath.apply import ActionApplier
-from ordersync.writepath.models import ActionMessage, ActionState
-from ordersync.writepath.runner import PlatformActionRunner
-from ordersync.writepath.worker import ActionWorker
 
 MAX_RECEIVE_COUNT = 4
 

@@ -13,9 +13,9 @@ import pytest
 from aws_lambda_powertools import Metrics
 from writepath_support import ApiSetup, FakeLambdaContext, load_event, records_from_sqs
 
+from ordersync.actions import runtime
+from ordersync.actions.models import ActionKind, ActionState
 from ordersync.config import settings
-from ordersync.writepath import runtime
-from ordersync.writepath.models import ActionKind, ActionState
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 

@@ -23,13 +23,13 @@ from writepath_support import (
     sqs_record,
 )
 
+from ordersync.actions.accept import AcceptFailedError, ActionAcceptor
+from ordersync.actions.apply import ActionApplier, ActionOutcome
+from ordersync.actions.models import Action, ActionError, ActionKind, ActionState
+from ordersync.actions.worker import ActionWorker
 from ordersync.aws.orders_repository import OrderRepository
 from ordersync.errors import PermanentError, RetryableError
 from ordersync.models import Money, Order, OrderStatus, Platform
-from ordersync.writepath.accept import AcceptFailedError, ActionAcceptor
-from ordersync.writepath.apply import ActionApplier, ActionOutcome
-from ordersync.writepath.models import Action, ActionError, ActionKind, ActionState
-from ordersync.writepath.worker import ActionWorker
 
 Script = Callable[[Action], ActionOutcome]
 

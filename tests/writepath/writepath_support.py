@@ -21,13 +21,13 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from template_tables import create_table_from_template
 
+from ordersync.actions.accept import ActionAcceptor
 from ordersync.api.authorizer import UnauthorizedError, authorize
 from ordersync.api.resolver import ApiServices
 from ordersync.aws.action_queue import ActionQueue
 from ordersync.aws.actions_repository import ActionRepository
 from ordersync.aws.clients_repository import ClientRepository
 from ordersync.aws.orders_repository import OrderRepository
-from ordersync.writepath.accept import ActionAcceptor
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 REGION = "us-east-1"

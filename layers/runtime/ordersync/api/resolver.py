@@ -1,0 +1,414 @@
+"""The routes of the ordersync API and the checks every request passes before them.
+
+The resolver validates bodies with the platform clients' own pydantic models, so a documented platform limit
+is refused here with ``422`` instead of reaching the platform. Accepting an action records it and queues it
+(``ordersync.actions.accept``); the answer is ``202`` with the action's status URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Protocol
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, Field
+
+from ordersync import __version__
+from ordersync.actions.accept import AcceptFailedError, ActionAcceptor
+from ordersync.actions.models import AcceptedAction, Action, ActionKind, ActionView
+from ordersync.api.bodies import TicketscloudExportBody
+from ordersync.api.errors import ApiError, error_response, validation_detail
+from ordersync.api.idempotency import (
+    REPLAYED,
+    IdempotentAcceptance,
+    InvalidIdempotencyKeyError,
+    parse_idempotency_key,
+)
+from ordersync.clients_auth import Access, Principal
+from ordersync.models import OrderStatus, Platform
+from ordersync.platforms.ecards import EcardsCreateOrderRequest
+from ordersync.platforms.ticketscloud import TicketscloudOrderActions
+from ordersync.sync.records import StoredOrder
+
+logger = Logger(child=True)
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_PAGE_SIZE = 100
+ORDER_ACTION_PLATFORMS = frozenset({Platform.TICKETSCLOUD})
+MAX_ORDER_ID_LENGTH = 100
+"""An order id becomes the SQS ``MessageGroupId`` ``{platform}#{order_id}``: at most 128 visible ASCII characters."""
+VISIBLE_ASCII = r"^[\x21-\x7e]+$"
+
+ActionOrderId = Annotated[
+    str,
+    Path(
+        max_length=MAX_ORDER_ID_LENGTH,
+        pattern=VISIBLE_ASCII,
+        description="The platform's order id (visible ASCII, at most 100 characters)",
+    ),
+]
+StoredOrderId = Annotated[str, Path(max_length=512, description="The platform's order id")]  # a DynamoDB key part
+ActionId = Annotated[str, Path(max_length=64, description="The action id the 202 answered")]
+
+
+class ActionReader(Protocol):
+    def get(self, action_id: str) -> Action | None: ...
+
+
+class OrderReader(Protocol):
+    """The read path's ``OrderRepository``: ``get`` and ``list`` are all the API uses."""
+
+    def get(self, platform: Platform, order_id: str) -> StoredOrder | None: ...
+
+    def list(
+        self,
+        platform: Platform | None = None,
+        status: OrderStatus | None = None,
+        changed_since: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[StoredOrder], str | None]: ...
+
+
+@dataclass
+class ApiServices:
+    """What the routes need; the Lambda builds it from the environment, tests from moto and fakes."""
+
+    acceptor: ActionAcceptor
+    actions: ActionReader
+    orders: OrderReader | None = None
+    idempotency: IdempotentAcceptance | None = None
+
+
+class OrderList(BaseModel):
+    """One page of stored orders; pass ``next_cursor`` back as ``cursor`` for the next page."""
+
+    orders: list[StoredOrder]
+    next_cursor: str | None = Field(default=None, description="Opaque; absent on the last page")
+
+
+def create_app(services: ApiServices) -> APIGatewayRestResolver:
+    """Build the resolver with every route bound to ``services``."""
+    app = APIGatewayRestResolver(enable_validation=True)
+    routes = _Requests(app, services)
+    _register_action_routes(app, routes)
+    _register_read_routes(app, routes)
+    _register_error_handlers(app)
+    return app
+
+
+class _Requests:
+    """What the routes share: who is calling, scope checks and accepting an action (idempotently)."""
+
+    def __init__(self, app: APIGatewayRestResolver, services: ApiServices) -> None:
+        self.app = app
+        self.services = services
+
+    def principal(self) -> Principal:
+        authorizer = self.app.current_event.request_context.authorizer
+        found = Principal.from_context(authorizer.raw_event if authorizer else None)
+        if found is None:
+            raise ApiError(401, "unauthorized", "missing or invalid bearer token")
+        return found
+
+    def require(self, platform: Platform, access: Access) -> Principal:
+        caller = self.principal()
+        if not caller.allows(platform, access):
+            raise ApiError(
+                403, "forbidden", f"client {caller.client_id!r} lacks the scope {platform.value}:{access.value}"
+            )
+        return caller
+
+    def orders(self) -> OrderReader:
+        if self.services.orders is None:
+            raise ApiError(503, "unavailable", "the order store is not configured")
+        return self.services.orders
+
+    def status_url(self, action_id: str) -> str:
+        """The action's URL, with the stage prefix API Gateway adds in front of the resource path."""
+        event = self.app.current_event
+        full = str(event.request_context.path or event.path)
+        prefix = full[: -len(event.path)] if event.path and full.endswith(event.path) else ""
+        return f"{prefix}/actions/{action_id}"
+
+    def accept(self, kind: ActionKind, order_id: str | None, payload: dict[str, Any]) -> Response[str]:
+        """Record and queue the action once per ``Idempotency-Key``; answer ``202`` with its status URL."""
+        caller = self.require(kind.platform, Access.ACT)
+
+        def do_accept() -> dict[str, Any]:
+            try:
+                action = self.services.acceptor.accept(
+                    kind=kind, order_id=order_id, client_id=caller.client_id, payload=payload
+                )
+            except AcceptFailedError as error:
+                raise ApiError(503, "unavailable", f"{error}; nothing was queued, send it again") from error
+            url = self.status_url(action.action_id)
+            body = AcceptedAction(action_id=action.action_id, state=action.state, status_url=url, order_id=order_id)
+            return {"status": 202, "location": url, "body": body.model_dump(mode="json")}
+
+        key = self.idempotency_key()
+        if key is None or self.services.idempotency is None:
+            answer = do_accept()
+        else:
+            event = self.app.current_event
+            fingerprint = {"method": event.http_method, "path": event.path, "body": event.json_body}
+            answer = self.run_idempotent(self.services.idempotency, caller, key, fingerprint, do_accept)
+        headers = {"Location": answer["location"]}
+        if answer.get(REPLAYED):
+            headers["Idempotent-Replayed"] = "true"
+        return Response(
+            status_code=answer["status"],
+            content_type=content_types.APPLICATION_JSON,
+            body=json.dumps(answer["body"]),
+            headers=headers,
+        )
+
+    def idempotency_key(self) -> str | None:
+        try:
+            return parse_idempotency_key(self.app.current_event.headers.get("Idempotency-Key"))
+        except InvalidIdempotencyKeyError as error:
+            raise ApiError(400, "invalid_idempotency_key", str(error)) from error
+
+    def run_idempotent(
+        self,
+        idempotency: IdempotentAcceptance,
+        caller: Principal,
+        key: str,
+        fingerprint: dict[str, Any],
+        do_accept: Callable[[], dict[str, Any]],
+    ) -> dict[str, Any]:
+        context = self.app.lambda_context
+        try:
+            return idempotency.run(
+                client_id=caller.client_id,
+                key=key,
+                fingerprint=fingerprint,
+                accept=do_accept,
+                context=context,
+            )
+        except IdempotencyValidationError as error:
+            raise ApiError(
+                422, "idempotency_key_reused", f"Idempotency-Key {key!r} was already used with a different request"
+            ) from error
+        except IdempotencyAlreadyInProgressError as error:
+            raise ApiError(
+                409, "request_in_progress", f"a request with Idempotency-Key {key!r} is still being processed"
+            ) from error
+        except IdempotencyPersistenceLayerError as error:
+            logger.exception("idempotency store failed")
+            raise ApiError(503, "unavailable", "the idempotency store is unavailable; send it again") from error
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: the status, a stable code and a message that names the field or the problem."""
+
+    statusCode: int  # noqa: N815 (the JSON field name)
+    error: str
+    message: str
+    detail: list[dict[str, Any]] | None = None
+
+
+def _error(description: str) -> OpenAPIResponse:
+    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
+
+
+ACCEPTED_RESPONSES: dict[int, OpenAPIResponse] = {
+    202: {
+        "description": "Recorded and queued; follow `Location` (= `status_url`)",
+        "headers": {"Location": {"description": "The action's status URL", "schema": {"type": "string"}}},
+        "content": {"application/json": {"model": AcceptedAction}},
+    },
+    400: _error("The body is not JSON, or a malformed Idempotency-Key"),
+    401: _error("No bearer token, or an unknown or revoked one"),
+    403: _error("The client lacks the route's scope"),
+    409: _error("A request with the same Idempotency-Key is still being accepted"),
+    413: _error("The body is over 64 KB"),
+    415: _error("Content-Type is not application/json"),
+    422: _error("A field breaks the schema or a platform limit; or the Idempotency-Key was used with another body"),
+    503: _error("The action could not be recorded or queued; nothing was accepted"),
+}
+
+
+def _register_action_routes(app: APIGatewayRestResolver, requests: _Requests) -> None:
+    @app.post(
+        "/orders/ticketscloud/<order_id>/actions",
+        summary="Apply actions to a Ticketscloud order",
+        responses=ACCEPTED_RESPONSES,
+    )
+    def post_ticketscloud_actions(
+        order_id: ActionOrderId, actions: Annotated[TicketscloudOrderActions, Body()]
+    ) -> Response[str]:
+        """Customer, vendor data, send tickets and promocodes, in any combination; applied in acceptance order."""
+        payload = actions.model_dump(mode="json", exclude_none=True)
+        return requests.accept(ActionKind.TICKETSCLOUD_ORDER_ACTIONS, order_id, payload)
+
+    @app.post("/orders/<platform>/<order_id>/actions", include_in_schema=False)
+    def post_other_platform_actions(platform: str, order_id: str) -> Response[str]:
+        del order_id
+        known = platform_of(platform)
+        raise ApiError(404, "not_found", f"platform {known.value!r} has no order actions (only ticketscloud has)")
+
+    @app.post("/ecards/orders", summary="Create an e-gift-card order", responses=ACCEPTED_RESPONSES)
+    def post_ecards_order(order: Annotated[EcardsCreateOrderRequest, Body()]) -> Response[str]:
+        """``orderId`` is optional: a uuid is made when it is absent, and returned as ``order_id``."""
+        fixed, order_id = order.with_order_id()
+        return requests.accept(ActionKind.ECARDS_CREATE_ORDER, str(order_id), fixed.to_body())
+
+    @app.post(
+        "/exports/ticketscloud", summary="Have Ticketscloud e-mail an export of orders", responses=ACCEPTED_RESPONSES
+    )
+    def post_ticketscloud_export(export: Annotated[TicketscloudExportBody, Body()]) -> Response[str]:
+        """``email`` is required; ``created_at``, ``status``, ``events`` and ``only_with_customer`` filter."""
+        payload = export.to_request().model_dump(mode="json", exclude_none=True)
+        return requests.accept(ActionKind.TICKETSCLOUD_EXPORT, None, payload)
+
+    @app.get("/actions/<action_id>", summary="An action's state, attempts and the platform's answer")
+    def get_action(action_id: ActionId) -> ActionView:
+        """Visible to the client that sent it and to clients with read scope on its platform."""
+        caller = requests.principal()
+        action = requests.services.actions.get(action_id)
+        if action is None or not (action.client_id == caller.client_id or caller.allows(action.platform, Access.READ)):
+            raise ApiError(404, "not_found", f"no action {action_id!r}")
+        return ActionView.of(action)
+
+
+def _register_read_routes(app: APIGatewayRestResolver, requests: _Requests) -> None:
+    @app.get("/orders/<platform>/<order_id>", summary="One stored order")
+    def get_order(platform: str, order_id: StoredOrderId) -> StoredOrder:
+        known = platform_of(platform)
+        requests.require(known, Access.READ)
+        order = requests.orders().get(known, order_id)
+        if order is None:
+            raise ApiError(404, "not_found", f"no {known.value} order {order_id!r}")
+        return order
+
+    @app.get("/orders", summary="Stored orders of one platform, most recently changed first")
+    def list_orders(
+        platform: Annotated[str, Query(description="Platform id")],
+        status: Annotated[OrderStatus | None, Query()] = None,
+        changed_since: Annotated[datetime | None, Query(description="ISO 8601 with a zone")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    ) -> OrderList:
+        known = platform_of(platform)
+        requests.require(known, Access.READ)
+        if changed_since is not None and changed_since.tzinfo is None:
+            raise ApiError(422, "validation_failed", "changed_since: must carry a time zone (e.g. Z)")
+        try:
+            found, next_cursor = requests.orders().list(known, status, changed_since, limit, cursor)
+        except ValueError as error:
+            raise ApiError(422, "validation_failed", f"cursor: {error}") from error
+        return OrderList(orders=found, next_cursor=next_cursor)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> Response[str]:
+        """Public, like the template's route: the description holds no data and tells callers how to authenticate."""
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_document(app))
+
+
+def _register_error_handlers(app: APIGatewayRestResolver) -> None:
+    def on_api_error(error: ApiError) -> Response[str]:
+        return error.response()
+
+    def on_validation_error(error: RequestValidationError) -> Response[str]:
+        errors = list(error.errors())
+        detail = validation_detail(errors)
+        invalid_json = [item for item in errors if isinstance(item, dict) and item.get("type") == "json_invalid"]
+        if invalid_json:
+            reason = invalid_json[0].get("ctx", {}).get("error", "JSON decode error")
+            where = invalid_json[0].get("loc", ("body", 0))[-1]
+            message = f"body: not valid JSON ({reason} at character {where})"
+            return error_response(400, "invalid_json", message, detail=[{"field": "body", "message": message}])
+        first = detail[0] if detail else {"field": "body", "message": "invalid"}
+        return error_response(422, "validation_failed", f"{first['field']}: {first['message']}", detail=detail)
+
+    def on_not_found(_: Exception) -> Response[str]:
+        event = app.current_event
+        return error_response(404, "not_found", f"no route {event.http_method} {event.path}")
+
+    def on_store_unavailable(error: Exception) -> Response[str]:
+        """DynamoDB or SQS failed (throttled, unreachable): the request may succeed again, so not a ``500``."""
+        logger.exception("a table or queue call failed")
+        return error_response(503, "unavailable", f"a backing store failed ({type(error).__name__}); try again")
+
+    def on_unexpected(error: Exception) -> Response[str]:
+        logger.exception("unexpected error")
+        return error_response(500, "internal_error", f"internal error ({type(error).__name__})")
+
+    app.exception_handler(ApiError)(on_api_error)
+    app.exception_handler(RequestValidationError)(on_validation_error)
+    app.not_found(on_not_found)
+    app.exception_handler([BotoCoreError, ClientError])(on_store_unavailable)
+    app.exception_handler(Exception)(on_unexpected)
+
+
+def platform_of(value: str) -> Platform:
+    try:
+        return Platform(value)
+    except ValueError:
+        known = ", ".join(item.value for item in Platform)
+        raise ApiError(404, "not_found", f"unknown platform {value!r} (one of {known})") from None
+
+
+def openapi_document(app: APIGatewayRestResolver) -> str:
+    return app.get_openapi_json_schema(
+        title="ordersync",
+        version=__version__,
+        description="Order actions for partner platforms, applied one at a time per order.",
+        security_schemes={"bearer": HTTPBearer(description="A client token made by `ordersync clients create`")},
+        security=[{"bearer": []}],
+    )
+
+
+class OrdersyncApi:
+    """The API handler: body size and content type are checked before routing, then the resolver runs."""
+
+    def __init__(self, services: ApiServices) -> None:
+        self.services = services
+        self.app = create_app(services)
+
+    def __call__(self, event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
+        refusal = self._precheck(event)
+        if refusal is not None:
+            return refusal
+        return self.app.resolve(event, context)  # type: ignore[arg-type]
+
+    def _precheck(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        if str(event.get("httpMethod", "")).upper() not in {"POST", "PUT", "PATCH"}:
+            return None
+        raw = event.get("body") or ""
+        size = len(base64.b64decode(raw)) if event.get("isBase64Encoded") else len(str(raw).encode())
+        if size > MAX_BODY_BYTES:
+            return _lambda_error(413, "payload_too_large", f"the body is {size} bytes; at most {MAX_BODY_BYTES}")
+        headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
+        content_type = headers.get("content-type", "")
+        media_type = content_type.split(";")[0].strip().lower()
+        if media_type != "application/json":
+            shown = content_type or "none"
+            return _lambda_error(415, "unsupported_media_type", f"Content-Type must be application/json, not {shown}")
+        return None
+
+
+def _lambda_error(status: int, error: str, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"statusCode": status, "error": error, "message": message}),
+        "isBase64Encoded": False,
+    }

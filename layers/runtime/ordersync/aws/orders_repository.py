@@ -1,0 +1,421 @@
+"""The orders table: one item per platform order, written only when its content changed.
+
+``save_changed`` reads the stored hashes with ``BatchGetItem`` and writes only the orders whose hash
+differs, each with a condition on the version it read, so that two writers (a poller and the action worker)
+never overwrite each other's newer data: the loser counts a conflict and the next poll settles it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import builtins
+import json
+import math
+import random
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+import boto3
+from aws_lambda_powertools import Logger
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from ordersync.config import settings
+from ordersync.models import Order, OrderStatus, Platform, order_key
+from ordersync.sync.records import (
+    OrderTooLargeError,
+    SaveSummary,
+    StoredOrder,
+    content_hash,
+    encode_order,
+    from_iso,
+    next_status_check,
+    refund_watch_end,
+    to_iso,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+logger = Logger(child=True)
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+BATCH_GET_LIMIT = 100
+MAX_UNPROCESSED_ROUNDS = 8
+MAX_LIST_ROUNDS = 20
+LIST_FILTER_PAGE = 200  # items evaluated per round of a filtered list
+BY_PLATFORM_CHANGED_INDEX = "by-platform-changed"
+OPEN_ORDERS_INDEX = "open-orders"
+_STORED_PROJECTION = "pk, content_hash, version, first_seen_at, last_changed_at, item_bytes, #status, watch_until"
+
+
+class InvalidCursorError(ValueError):
+    """A ``list`` cursor that this repository did not hand out."""
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """DynamoDB's size of an item in bytes: attribute names plus values (numbers approximated)."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        if "S" in value:
+            size += len(value["S"].encode())
+        elif "N" in value:
+            size += len(value["N"].lstrip("-").replace(".", "")) // 2 + 2
+        elif "BOOL" in value or "NULL" in value:
+            size += 1
+        else:
+            size += len(json.dumps(value))
+    return size
+
+
+def write_units(size: int) -> float:
+    return float(max(1, math.ceil(size / 1024)))
+
+
+def read_units(size: int) -> float:
+    """Eventually consistent read: half a unit per started 4 KB of the whole item (projection or not)."""
+    return 0.5 * max(1, math.ceil(size / 4096))
+
+
+class OrderRepository:
+    """Adapter of ``OrdersTable`` (key ``pk`` = ``"{platform}#{order_id}"``).
+
+    ``refund_watch`` is how long a fulfilled order its platform can still refund stays in the open-orders index
+    (``records.STILL_MOVING``); by default the environment's ``REFUND_WATCH_DAYS``, so that every writer of the
+    table (pollers, status poller, action worker) places orders in the index alike."""
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        dynamodb_client: DynamoDBClient | None = None,
+        write_concurrency: int = 8,
+        refund_watch: timedelta | None = None,
+    ) -> None:
+        self.table_name = table_name
+        self._client: DynamoDBClient = dynamodb_client or boto3.client("dynamodb")
+        self._write_concurrency = max(1, write_concurrency)
+        self.refund_watch = timedelta(days=settings().refund_watch_days) if refund_watch is None else refund_watch
+
+    # -- writes ----------------------------------------------------------------------------------
+    def save_changed(
+        self, orders: Sequence[Order], *, seen_at: datetime, observed_at: datetime | None = None
+    ) -> SaveSummary:
+        """Write the orders whose content differs from what is stored; leave the others untouched.
+
+        ``observed_at`` is when the orders were read from the platform. An item another writer changed after
+        that moment holds newer data than ours (the worker stored a PATCH answer while our page was in flight):
+        it is left alone and counted as a conflict, since the version condition alone cannot see that our read
+        is older than its write. The next poll reads the platform again and settles it."""
+        latest: dict[str, Order] = {order.key: order for order in orders}
+        if not latest:
+            return SaveSummary()
+        stored, read_cost = self._stored_heads(list(latest))
+        changed: list[tuple[Order, str, dict[str, Any] | None]] = []
+        unchanged = 0
+        stale: set[str] = set()
+        observed = None if observed_at is None else to_iso(observed_at)
+        for key, order in latest.items():
+            digest = content_hash(order)
+            head = stored.get(key)
+            if head is not None and head.get("content_hash") == digest:
+                unchanged += 1
+            elif head is not None and observed is not None and str(head.get("last_changed_at", "")) > observed:
+                stale.add(key)
+                logger.info(
+                    "stored order changed after this read; not overwritten",
+                    extra={"order_id": order.order_id, "platform": order.platform, "version": head.get("version")},
+                )
+            else:
+                changed.append((order, digest, head))
+        outcomes: list[tuple[Literal["written", "conflict", "too_large"], str, bool, float]]
+        if len(changed) <= 1 or self._write_concurrency == 1:
+            outcomes = [self._write(order, digest, head, seen_at) for order, digest, head in changed]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self._write_concurrency, len(changed))) as pool:
+                outcomes = list(pool.map(lambda change: self._write(change[0], change[1], change[2], seen_at), changed))
+        return SaveSummary(
+            written=sum(1 for outcome in outcomes if outcome[0] == "written"),
+            created=sum(1 for outcome in outcomes if outcome[0] == "written" and outcome[2]),
+            unchanged=unchanged,
+            conflicts=len(stale) + sum(1 for outcome in outcomes if outcome[0] == "conflict"),
+            too_large=sum(1 for outcome in outcomes if outcome[0] == "too_large"),
+            read_units=read_cost,
+            write_units=sum(outcome[3] for outcome in outcomes),
+            new_keys=frozenset(key for kind, key, is_new, _ in outcomes if kind == "written" and is_new),
+            conflict_keys=frozenset(stale) | {key for kind, key, _, _ in outcomes if kind == "conflict"},
+        )
+
+    def _write(
+        self, order: Order, digest: str, head: dict[str, Any] | None, seen_at: datetime
+    ) -> tuple[Literal["written", "conflict", "too_large"], str, bool, float]:
+        is_new = head is None
+        version = 1 if head is None else int(head["version"]) + 1
+        first_seen = seen_at if head is None else head["first_seen_at"]
+        try:
+            item = self._item(order, digest, version, first_seen, seen_at=seen_at, head=head)
+        except OrderTooLargeError:
+            item = None
+        if item is None:
+            logger.error("order too large to store", extra={"order_id": order.order_id, "platform": order.platform})
+            return "too_large", order.key, is_new, 0.0
+        size = item_size(item)
+        item["item_bytes"] = {"N": str(size)}
+        previous = 0 if head is None else int(head.get("item_bytes", 0))
+        try:
+            if head is None:
+                self._client.put_item(
+                    TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(pk)"
+                )
+            else:
+                self._client.put_item(
+                    TableName=self.table_name,
+                    Item=item,
+                    ConditionExpression="version = :expected",
+                    ExpressionAttributeValues={":expected": {"N": str(version - 1)}},
+                )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                logger.warning(
+                    "order changed by another writer; not overwritten",
+                    extra={"order_id": order.order_id, "platform": order.platform, "expected_version": version - 1},
+                )
+                return "conflict", order.key, is_new, write_units(size)
+            raise
+        return "written", order.key, is_new, write_units(max(size, previous))
+
+    def _item(
+        self,
+        order: Order,
+        digest: str,
+        version: int,
+        first_seen: datetime | str,
+        *,
+        seen_at: datetime,
+        head: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        seen = to_iso(seen_at)
+        item: dict[str, Any] = {
+            "pk": {"S": order.key},
+            "platform": {"S": order.platform.value},
+            "order_id": {"S": order.order_id},
+            "status": {"S": order.status.value},
+            "raw_status": {"S": order.raw_status},
+            "created_at": {"S": to_iso(order.created_at)},
+            "content_hash": {"S": digest},
+            "version": {"N": str(version)},
+            "first_seen_at": {"S": first_seen if isinstance(first_seen, str) else to_iso(first_seen)},
+            "last_changed_at": {"S": seen},
+            "last_seen_at": {"S": seen},
+        }
+        for name, value in encode_order(order).items():
+            item[name] = _serializer.serialize(value)
+        stored_status = OrderStatus(str(head["status"])) if head and head.get("status") else None
+        stored_watch = None if head is None or not head.get("watch_until") else from_iso(str(head["watch_until"]))
+        watch_end = refund_watch_end(
+            order,
+            seen_at=seen_at,
+            window=self.refund_watch,
+            stored_status=stored_status,
+            stored_watch_end=stored_watch,
+        )
+        next_check = next_status_check(order, seen_at, watch_end=watch_end)
+        if next_check is not None:
+            item["open_platform"] = {"S": order.platform.value}
+            item["next_check_at"] = {"S": to_iso(next_check)}
+            if watch_end is not None:
+                item["watch_until"] = {"S": to_iso(watch_end)}
+        return item
+
+    def reschedule(self, stored: StoredOrder, *, next_check_at: datetime | None) -> bool:
+        """Move an unchanged indexed order's next status check, or with ``None`` take it out of the open-orders
+        index (a final order whose refund watch ended); content and version stay as they are.
+        ``False`` when the item changed meanwhile (its new write set its own schedule)."""
+        values: dict[str, AttributeValueTypeDef] = {":version": {"N": str(stored.version)}}
+        if next_check_at is None:
+            update = "REMOVE open_platform, next_check_at, watch_until"
+        else:
+            update = "SET next_check_at = :next"
+            values[":next"] = {"S": to_iso(next_check_at)}
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": stored.order.key}},
+                UpdateExpression=update,
+                ConditionExpression="version = :version AND attribute_exists(open_platform)",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # -- reads -----------------------------------------------------------------------------------
+    def _stored_heads(self, keys: list[str]) -> tuple[dict[str, dict[str, Any]], float]:
+        """Hash, version and first-seen of the stored items among ``keys``, and the read units it cost."""
+        heads: dict[str, dict[str, Any]] = {}
+        cost = 0.0
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            chunk = keys[start : start + BATCH_GET_LIMIT]
+            requested = len(chunk)
+            pending: list[dict[str, AttributeValueTypeDef]] = [{"pk": {"S": key}} for key in chunk]
+            for round_ in range(MAX_UNPROCESSED_ROUNDS):
+                response = self._client.batch_get_item(
+                    RequestItems={
+                        self.table_name: {
+                            "Keys": pending,
+                            "ProjectionExpression": _STORED_PROJECTION,
+                            "ExpressionAttributeNames": {"#status": "status"},
+                        }
+                    }
+                )
+                for raw in response.get("Responses", {}).get(self.table_name, []):
+                    plain = {name: _deserializer.deserialize(value) for name, value in raw.items()}
+                    heads[str(plain["pk"])] = plain
+                    cost += read_units(int(plain.get("item_bytes", 0)))
+                unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
+                if not unprocessed:
+                    break
+                pending = list(unprocessed["Keys"])
+                time.sleep(min(1.0, 0.05 * 2**round_) * random.random())
+            else:
+                raise RuntimeError(f"BatchGetItem left keys unprocessed after {MAX_UNPROCESSED_ROUNDS} rounds")
+            found = sum(1 for key in chunk if key in heads)
+            cost += 0.5 * (requested - found)
+        return heads, cost
+
+    def get(self, platform: Platform, order_id: str) -> StoredOrder | None:
+        response = self._client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": order_key(platform, order_id)}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return None if item is None else _stored(item)
+
+    def list(
+        self,
+        platform: Platform | None = None,
+        status: OrderStatus | None = None,
+        changed_since: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[StoredOrder], str | None]:
+        """A page of stored orders, most recently changed first when a platform is given, and the opaque
+        cursor of the next page (``None`` at the end)."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        base = self._list_request(platform, status, changed_since)
+        filtered = "FilterExpression" in base
+        start_key = _decode_cursor(cursor) if cursor else None
+        found: list[dict[str, Any]] = []
+        last_key: dict[str, Any] | None = None
+        for _ in range(MAX_LIST_ROUNDS):
+            # DynamoDB applies Limit before the filter: with a filter, evaluate a full page per round and
+            # cut the result below, or a selective filter would answer empty pages with a cursor.
+            request = base | {"Limit": LIST_FILTER_PAGE if filtered else limit - len(found)}
+            if start_key:
+                request["ExclusiveStartKey"] = start_key
+            response: Mapping[str, Any] = (
+                self._client.query(**request) if platform is not None else self._client.scan(**request)
+            )
+            found.extend(response.get("Items", []))
+            last_key = response.get("LastEvaluatedKey")
+            if len(found) > limit:
+                found = found[:limit]
+                last_key = _key_of(found[-1], by_platform=platform is not None)
+                break
+            if not last_key or len(found) == limit:
+                break
+            start_key = last_key
+        return self._complete(found), (_encode_cursor(last_key) if last_key else None)
+
+    def _list_request(
+        self, platform: Platform | None, status: OrderStatus | None, changed_since: datetime | None
+    ) -> dict[str, Any]:
+        """A ``Query`` of the ``by-platform-changed`` index when the platform is known, else a ``Scan``."""
+        request: dict[str, Any] = {"TableName": self.table_name}
+        filters: list[str] = []
+        values: dict[str, Any] = {}
+        if status is not None:
+            filters.append("#status = :status")
+            values[":status"] = {"S": status.value}
+            request["ExpressionAttributeNames"] = {"#status": "status"}
+        since = "last_changed_at >= :since"
+        if changed_since is not None:
+            values[":since"] = {"S": to_iso(changed_since)}
+        if platform is not None:
+            values[":platform"] = {"S": platform.value}
+            request["IndexName"] = BY_PLATFORM_CHANGED_INDEX
+            request["KeyConditionExpression"] = "platform = :platform" + (
+                f" AND {since}" if changed_since is not None else ""
+            )
+            request["ScanIndexForward"] = False
+        elif changed_since is not None:
+            filters.append(since)
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
+        if values:
+            request["ExpressionAttributeValues"] = values
+        return request
+
+    def open_orders(self, platform: Platform, due_before: datetime, limit: int) -> builtins.list[StoredOrder]:
+        """Not-yet-final orders of a platform whose next status check is due, most overdue first (the
+        sparse ``open-orders`` index holds only those, so this never scans)."""
+        response = self._client.query(
+            TableName=self.table_name,
+            IndexName=OPEN_ORDERS_INDEX,
+            KeyConditionExpression="open_platform = :platform AND next_check_at <= :due",
+            ExpressionAttributeValues={":platform": {"S": platform.value}, ":due": {"S": to_iso(due_before)}},
+            ScanIndexForward=True,
+            Limit=limit,
+        )
+        return self._complete(builtins.list(response.get("Items", [])))
+
+    def _complete(self, items: builtins.list[dict[str, Any]]) -> builtins.list[StoredOrder]:
+        """Stored orders from index items, fetching the full items when the index does not project them."""
+        missing = [item["pk"]["S"] for item in items if "content_hash" not in item]
+        if missing:
+            full: dict[str, dict[str, Any]] = {}
+            for start in range(0, len(missing), BATCH_GET_LIMIT):
+                pending: builtins.list[dict[str, AttributeValueTypeDef]] = [
+                    {"pk": {"S": key}} for key in missing[start : start + BATCH_GET_LIMIT]
+                ]
+                while pending:
+                    response = self._client.batch_get_item(RequestItems={self.table_name: {"Keys": pending}})
+                    for raw in response.get("Responses", {}).get(self.table_name, []):
+                        full[raw["pk"]["S"]] = dict(raw)
+                    unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
+                    pending = builtins.list(unprocessed["Keys"]) if unprocessed else []
+            items = [full.get(item["pk"]["S"], item) for item in items]
+        return [_stored(item) for item in items if "content_hash" in item]
+
+
+def _stored(item: Mapping[str, Any]) -> StoredOrder:
+    return StoredOrder.from_image({name: _deserializer.deserialize(value) for name, value in item.items()})
+
+
+def _encode_cursor(key: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True, separators=(",", ":")).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError) as error:
+        raise InvalidCursorError("cursor is not one this API handed out") from error
+    if not isinstance(key, dict) or "pk" not in key:
+        raise InvalidCursorError("cursor is not one this API handed out")
+    return key
+
+
+def _key_of(item: Mapping[str, Any], *, by_platform: bool) -> dict[str, Any]:
+    """The ``ExclusiveStartKey`` that resumes a list right after ``item`` (index keys too for an index query)."""
+    names = ("pk", "platform", "last_changed_at") if by_platform else ("pk",)
+    return {name: item[name] for name in names}

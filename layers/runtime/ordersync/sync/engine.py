@@ -1,0 +1,486 @@
+"""The poll engine: one run of one platform's poller, from taking the lease to moving the cursor.
+
+A run fetches pages, writes what changed, and checkpoints after every batch of pages that is durably
+written, so a run killed at any point resumes from its last checkpoint: pages after it are read again and,
+being unchanged, cost reads but no writes. The strategy depends on what the platform can filter on:
+
+* Ticketscloud and Bizon365 (``window``): a fixed window of creation times, from the cursor minus the
+  look-back to the run's start, page 1 first to learn ``total``, then the other pages concurrently.
+* E-cards (``scan``): no filters, newest first, pages shifting as orders arrive: read from page 1 until a
+  page holds only stored orders older than the look-back; repeats are deduplicated by id.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel, ConfigDict
+
+from ordersync.config import Settings
+from ordersync.models import Order, OrderPage, Platform, QuarantinedRecord, utc_now
+from ordersync.platforms.base import ListQuery, PlatformClient
+from ordersync.sync.ports import LeaseLostError, OrderStore, PollState, PollStateStore
+from ordersync.sync.records import SaveSummary, from_iso, to_iso
+from ordersync.sync.redact import redact
+
+logger = Logger(child=True)
+
+Outcome = Literal["completed", "stopped_for_time", "skipped_lease_held", "lease_lost", "failed"]
+
+LEASE_MARGIN = timedelta(seconds=30)
+INITIAL_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+"""Where a first window starts: before any order of any platform."""
+
+BIZON365_MIN_LOOKBACK = timedelta(days=3)
+"""Bizon365 orders are paid late (bank transfers, instalments): its window always looks back this far. Later
+payments of orders still open are found by the status poller, so the window need not cover them all."""
+
+
+LIST_EXTRA: dict[Platform, dict[str, str]] = {Platform.BIZON365: {"free": "1"}}
+"""Platform filters every list read sends: Bizon365 leaves free orders out unless asked for them."""
+
+
+@dataclass(frozen=True)
+class PollOptions:
+    """Knobs of one run; ``from_settings`` reads them from the environment's ``Settings``."""
+
+    lookback: timedelta = timedelta(days=1)
+    concurrency: int = 4
+    lease_for: timedelta | None = None
+    """How long a lease lasts; by default the Lambda's remaining time plus ``LEASE_MARGIN``, so that the run
+    after a killed one never waits longer than the killed one could have lived."""
+    safety_margin_ms: int = 20_000
+    scan_checkpoint_every: int = 10
+    initial_from: datetime = INITIAL_FROM
+    status_batch: int = 200
+    max_status_rounds: int = 50
+    clock: Callable[[], datetime] = utc_now
+
+    @classmethod
+    def from_settings(cls, platform: Platform, settings: Settings, **overrides: Any) -> PollOptions:
+        lookback = timedelta(minutes=settings.poll_lookback_minutes)
+        if platform is Platform.BIZON365:
+            lookback = max(lookback, BIZON365_MIN_LOOKBACK)
+        values: dict[str, Any] = {"lookback": lookback, "concurrency": settings.poll_concurrency}
+        return cls(**(values | overrides))
+
+
+class PollReport(BaseModel):
+    """What one run did; the handler turns it into metrics and the log's summary line."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: Platform
+    poller: str
+    run_id: str
+    outcome: Outcome
+    started_at: datetime
+    duration_ms: int
+    resumed: bool = False
+    pages: int = 0
+    requests: int = 0
+    orders_seen: int = 0
+    written: int = 0
+    created: int = 0
+    unchanged: int = 0
+    conflicts: int = 0
+    quarantined: int = 0
+    too_large: int = 0
+    rescheduled: int = 0
+    shifts_detected: int = 0
+    rereads: int = 0
+    read_units: float = 0.0
+    write_units: float = 0.0
+    cursor: str | None = None
+    error: str | None = None
+
+    @property
+    def completed(self) -> bool:
+        return self.outcome == "completed"
+
+
+class StopRun(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """The Lambda is about to run out of time: the last checkpoint stands, the run ends cleanly."""
+
+
+@dataclass
+class RunContext:
+    """One run's collaborators and running totals."""
+
+    platform: Platform
+    poller: str
+    run_id: str
+    client: PlatformClient
+    repository: OrderStore
+    state_repository: PollStateStore
+    remaining_time_ms: Callable[[], int]
+    options: PollOptions
+    pool: ThreadPoolExecutor
+    summary: SaveSummary = field(default_factory=SaveSummary)
+    pages: int = 0
+    requests: int = 0
+    orders_seen: int = 0
+    quarantined: int = 0
+    rescheduled: int = 0
+    shifts_detected: int = 0
+    rereads: int = 0
+    resumed: bool = False
+    cursor: str | None = None
+    counter_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count_request(self) -> None:
+        """Requests are counted from the pool's threads."""
+        with self.counter_lock:
+            self.requests += 1
+
+    def now(self) -> datetime:
+        return self.options.clock()
+
+    def ensure_time(self) -> None:
+        """Raise ``StopRun`` when less than the safety margin is left before the Lambda's deadline."""
+        if self.remaining_time_ms() < self.options.safety_margin_ms:
+            raise StopRun
+
+    def fetch(self, query: ListQuery) -> OrderPage:
+        self.count_request()
+        page = self.client.list_orders(query)
+        with self.counter_lock:
+            self.pages += 1
+        return page
+
+    def fetch_many(self, queries: Sequence[ListQuery]) -> list[OrderPage]:
+        """Fetch pages concurrently (bounded by the pool); the first failure is raised after all finish."""
+        if len(queries) == 1:
+            return [self.fetch(queries[0])]
+        return list(self.pool.map(self.fetch, queries))
+
+    def store(self, pages: Iterable[OrderPage], *, observed_at: datetime) -> SaveSummary:
+        """Quarantine the bad records, write the changed orders, and add both to the run's totals.
+        ``observed_at`` is when the pages were requested: what another writer stored after it is not overwritten."""
+        orders: list[Order] = []
+        for page in pages:
+            self.quarantine(page.quarantined)
+            orders.extend(page.orders)
+        return self.save(orders, observed_at=observed_at)
+
+    def save(self, orders: Sequence[Order], *, observed_at: datetime) -> SaveSummary:
+        self.orders_seen += len(orders)
+        summary = self.repository.save_changed(orders, seen_at=self.now(), observed_at=observed_at)
+        self.summary = self.summary + summary
+        return summary
+
+    def quarantine(self, records: Iterable[QuarantinedRecord]) -> None:
+        for record in records:
+            self.quarantined += 1
+            logger.warning(
+                "record quarantined",
+                extra={
+                    "platform": record.platform.value,
+                    "record_id": record.record_id,
+                    "reason": redact(record.reason),
+                },
+            )
+
+    def lease_for(self) -> timedelta:
+        if self.options.lease_for is not None:
+            return self.options.lease_for
+        return timedelta(milliseconds=max(0, self.remaining_time_ms())) + LEASE_MARGIN
+
+    def checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Record progress and renew the lease up to this invocation's deadline."""
+        self.state_repository.checkpoint(
+            self.poller, self.run_id, checkpoint=checkpoint, now=self.now(), lease_for=self.lease_for()
+        )
+
+    def report(self, outcome: Outcome, started_at: datetime, started: float, error: str | None = None) -> PollReport:
+        return PollReport(
+            platform=self.platform,
+            poller=self.poller,
+            run_id=self.run_id,
+            outcome=outcome,
+            started_at=started_at,
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            resumed=self.resumed,
+            pages=self.pages,
+            requests=self.requests,
+            orders_seen=self.orders_seen,
+            written=self.summary.written,
+            created=self.summary.created,
+            unchanged=self.summary.unchanged,
+            conflicts=self.summary.conflicts,
+            quarantined=self.quarantined,
+            too_large=self.summary.too_large,
+            rescheduled=self.rescheduled,
+            shifts_detected=self.shifts_detected,
+            rereads=self.rereads,
+            read_units=self.summary.read_units,
+            write_units=self.summary.write_units,
+            cursor=self.cursor,
+            error=error,
+        )
+
+
+def poller_name(platform: Platform) -> str:
+    return f"poller#{platform.value}"
+
+
+def status_poller_name(platform: Platform) -> str:
+    return f"status#{platform.value}"
+
+
+Body = Callable[[RunContext, PollState], str | None]
+
+
+def run_poller(
+    platform: Platform,
+    *,
+    settings: Settings,
+    client: PlatformClient,
+    repository: OrderStore,
+    state_repository: PollStateStore,
+    remaining_time_ms: Callable[[], int],
+    run_id: str,
+    options: PollOptions | None = None,
+) -> PollReport:
+    """One scheduled run of a platform's list poller. Never raises for a platform failure: the report says
+    ``failed`` (and the handler fails the invocation so that the schedule's retry policy applies)."""
+    body: Body = scan_newest_first if platform is Platform.ECARDS else poll_window
+    return execute(
+        platform,
+        poller_name(platform),
+        body,
+        settings=settings,
+        client=client,
+        repository=repository,
+        state_repository=state_repository,
+        remaining_time_ms=remaining_time_ms,
+        run_id=run_id,
+        options=options,
+    )
+
+
+def execute(
+    platform: Platform,
+    poller: str,
+    body: Body,
+    *,
+    settings: Settings,
+    client: PlatformClient,
+    repository: OrderStore,
+    state_repository: PollStateStore,
+    remaining_time_ms: Callable[[], int],
+    run_id: str,
+    options: PollOptions | None,
+) -> PollReport:
+    """Lease, run ``body``, complete or keep the checkpoint, and always return a report."""
+    options = options or PollOptions.from_settings(platform, settings)
+    started = time.perf_counter()
+    started_at = options.clock()
+    with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix=f"poll-{platform.value}") as pool:
+        ctx = RunContext(
+            platform, poller, run_id, client, repository, state_repository, remaining_time_ms, options, pool
+        )
+        state = state_repository.acquire(poller, run_id, now=started_at, lease_for=ctx.lease_for())
+        if state is None:
+            logger.info("another run holds the lease; skipping", extra={"poller": poller})
+            return ctx.report("skipped_lease_held", started_at, started)
+        ctx.resumed = state.checkpoint is not None
+        try:
+            cursor = body(ctx, state)
+            ctx.cursor = cursor
+            state_repository.complete(
+                poller,
+                run_id,
+                cursor=cursor,
+                now=ctx.now(),
+                counters={"orders_seen": ctx.orders_seen, "orders_written": ctx.summary.written},
+            )
+        except StopRun:
+            logger.info("stopping before the Lambda times out; resuming next run", extra={"poller": poller})
+            state_repository.release(poller, run_id)
+            return ctx.report("stopped_for_time", started_at, started)
+        except LeaseLostError as error:
+            logger.warning("lease lost: another run took over", extra={"poller": poller})
+            return ctx.report("lease_lost", started_at, started, str(error))
+        except Exception as error:
+            logger.exception("poll run failed; the last checkpoint stands", extra={"poller": poller})
+            state_repository.release(poller, run_id)
+            return ctx.report("failed", started_at, started, f"{type(error).__name__}: {redact(str(error))}")
+    report = ctx.report("completed", started_at, started)
+    logger.info(
+        "poll run completed",
+        extra={"poller": poller, "orders_seen": report.orders_seen, "written": report.written, "pages": report.pages},
+    )
+    return report
+
+
+# -- Ticketscloud and Bizon365: a window of creation times ------------------------------------------------------
+def poll_window(ctx: RunContext, state: PollState) -> str:
+    """Poll every page of a fixed creation-time window; return the new cursor (the window's end)."""
+    checkpoint = state.checkpoint
+    if checkpoint is not None and checkpoint.get("kind") == "window":
+        window_from, window_to = from_iso(checkpoint["from"]), from_iso(checkpoint["to"])
+        next_page = int(checkpoint["next_page"])
+    else:
+        window_to = ctx.now()
+        window_from = (from_iso(state.cursor) - ctx.options.lookback) if state.cursor else ctx.options.initial_from
+        next_page = 1
+    logger.info(
+        "polling window",
+        extra={"created_from": to_iso(window_from), "created_to": to_iso(window_to), "from_page": next_page},
+    )
+    fetch_window(
+        ctx, window_from, window_to, first_page=next_page, on_progress=_window_checkpoint(ctx, window_from, window_to)
+    )
+    return to_iso(window_to)
+
+
+def _window_checkpoint(ctx: RunContext, window_from: datetime, window_to: datetime) -> Callable[[int], None]:
+    def save(next_page: int) -> None:
+        ctx.checkpoint({"kind": "window", "from": to_iso(window_from), "to": to_iso(window_to), "next_page": next_page})
+
+    return save
+
+
+def fetch_window(
+    ctx: RunContext,
+    window_from: datetime,
+    window_to: datetime,
+    *,
+    first_page: int = 1,
+    on_progress: Callable[[int], None] | None = None,
+    collect: bool = False,
+) -> dict[str, Order]:
+    """Fetch and store every page of a window: one page to learn ``total``, then the rest ``concurrency`` at a
+    time. After each batch is durably written ``on_progress(next_page)`` records the progress. With ``collect``
+    the orders read are returned by key (the status poller compares them with what it had)."""
+    page_size = ctx.client.max_page_size
+
+    def query(page: int) -> ListQuery:
+        return ListQuery(
+            page=page,
+            page_size=page_size,
+            created_from=window_from,
+            created_to=window_to,
+            extra=LIST_EXTRA.get(ctx.platform, {}),
+        )
+
+    seen: dict[str, Order] = {}
+    ctx.ensure_time()
+    observed_at = ctx.now()
+    first = ctx.fetch(query(first_page))
+    ctx.store([first], observed_at=observed_at)
+    if collect:
+        seen.update((order.key, order) for order in first.orders)
+    last_page = _last_page(first, page_size)
+    next_page = first_page + 1
+    if on_progress is not None:
+        on_progress(next_page)
+    while last_page is None or next_page <= last_page:
+        ctx.ensure_time()
+        if last_page is None:  # no total: one page at a time until a short one
+            batch = [next_page]
+        else:
+            batch = list(range(next_page, min(last_page, next_page + ctx.options.concurrency - 1) + 1))
+        observed_at = ctx.now()
+        pages = ctx.fetch_many([query(page) for page in batch])
+        ctx.store(pages, observed_at=observed_at)
+        for page in pages:
+            if collect:
+                seen.update((order.key, order) for order in page.orders)
+            found = _last_page(page, page_size)
+            if found is not None and last_page is not None:
+                last_page = max(last_page, found)
+        next_page = batch[-1] + 1
+        if on_progress is not None:
+            on_progress(next_page)
+        if last_page is None and len(pages[-1].orders) + len(pages[-1].quarantined) < page_size:
+            break
+    return seen
+
+
+def _last_page(page: OrderPage, page_size: int) -> int | None:
+    if page.total is not None:
+        return max(1, math.ceil(page.total / page_size))
+    if page.total_pages is not None:
+        return max(1, page.total_pages)
+    return None
+
+
+# -- E-cards: newest first, no filters, shifting pages --------------------------------------------------------
+def scan_newest_first(ctx: RunContext, state: PollState) -> str:
+    """Read from page 1 until a page holds only stored orders older than the look-back (or the list ends).
+
+    New orders push older ones towards later pages while the scan runs, so a page may repeat orders of the
+    page before: they are deduplicated by id and counted as a shift. A ``totalPages`` that shrinks or an order
+    newer than the previous page's oldest means orders moved the other way: the previous page is read again
+    rather than risk skipping. Until one scan has reached the end of the list (no cursor yet) the stop rule is
+    off, since stored old orders do not yet mean that everything older is stored; such a first scan that was
+    interrupted resumes by reading the new orders at the top, then jumping to its checkpoint (orders only
+    arrive at the top, so what it had not read yet can only have moved further down).
+    """
+    checkpoint = state.checkpoint if state.checkpoint and state.checkpoint.get("kind") == "scan" else None
+    first_scan = state.cursor is None
+    resume_page = int(checkpoint["resume_page"]) if checkpoint and first_scan else None
+    page_size = ctx.client.max_page_size
+    horizon = ctx.now() - ctx.options.lookback
+    seen: set[str] = set()
+    previous: OrderPage | None = None
+    page_number = 1
+    since_checkpoint = 0
+    while True:
+        ctx.ensure_time()
+        observed_at = ctx.now()
+        page = ctx.fetch(ListQuery(page=page_number, page_size=page_size))
+        if previous is not None and _moved_backwards(previous, page, seen):
+            ctx.rereads += 1
+            logger.info("e-cards list moved backwards; reading the previous page again", extra={"page": page_number})
+            reread_at = ctx.now()
+            _scan_page(ctx, ctx.fetch(ListQuery(page=page_number - 1, page_size=page_size)), seen, reread_at)
+        all_stored = _scan_page(ctx, page, seen, observed_at)
+        records = len(page.orders) + len(page.quarantined)
+        if records == 0:
+            break
+        if resume_page is not None and all_stored and page_number + 1 < resume_page - 1:
+            logger.info("caught up with new orders; resuming the interrupted scan", extra={"page": resume_page - 1})
+            previous, page_number, resume_page = None, resume_page - 1, None
+            continue
+        if not first_scan and all_stored and all(order.created_at < horizon for order in page.orders):
+            break
+        if records < page_size or (page.total_pages is not None and page_number >= page.total_pages):
+            break
+        previous = page
+        page_number += 1
+        since_checkpoint += 1
+        if since_checkpoint >= ctx.options.scan_checkpoint_every:
+            ctx.checkpoint({"kind": "scan", "resume_page": page_number})
+            since_checkpoint = 0
+    return to_iso(ctx.now())
+
+
+def _scan_page(ctx: RunContext, page: OrderPage, seen: set[str], observed_at: datetime) -> bool:
+    """Store the orders of ``page`` not yet seen in this scan; ``True`` when none of them was new to the table."""
+    fresh = [order for order in page.orders if order.key not in seen]
+    if len(fresh) < len(page.orders):
+        ctx.shifts_detected += 1
+    seen.update(order.key for order in fresh)
+    ctx.quarantine(page.quarantined)
+    summary = ctx.save(fresh, observed_at=observed_at) if fresh else SaveSummary()
+    return not summary.new_keys
+
+
+def _moved_backwards(previous: OrderPage, page: OrderPage, seen: set[str]) -> bool:
+    if previous.total_pages is not None and page.total_pages is not None and page.total_pages < previous.total_pages:
+        return True
+    if not previous.orders:
+        return False
+    oldest_before = min(order.created_at for order in previous.orders)
+    return any(order.created_at > oldest_before for order in page.orders if order.key not in seen)

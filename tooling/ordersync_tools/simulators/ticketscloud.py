@@ -1,0 +1,749 @@
+"""Ticketscloud simulator: the orders list with its filters, export to e-mail, and PATCH actions with their
+limits, promocodes and the one-change-at-a-time rule (``409 Conflict``), over real HTTP.
+
+Order statuses move lazily: each read looks at the clock, so an ``executed`` order past its ``expired_after``
+reads ``expired`` without any background thread. Tests move the clock with ``advance``.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from ordersync.models import Platform
+from ordersync_tools.simulators.base import HttpError, PlatformSimulator, Request, Response, SimClock
+
+DEFAULT_TOKEN = "9bd8359943b545500278875r49c5b96d"  # noqa: S105 - the docs' public example key
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+ORDER_LIFETIME = timedelta(minutes=15)  # the v2 examples: expired_after = created_at + 15 minutes
+SERVICE_FEE = Decimal("0.04")  # ``extra`` as a share of ``nominal``, as in the docs' first example
+CENT = Decimal("0.01")
+STATUSES = frozenset({"executed", "in_progress", "done", "cancelled", "expired", "refunded"})
+STATUS_ALIASES = {"canceled": "cancelled"}  # the older docs' spelling, accepted in filters
+UNCHANGEABLE = frozenset({"done", "refunded"})  # any PATCH gets 400
+OPEN = frozenset({"executed", "in_progress"})
+
+RAW_MAX_KEYS = 20
+RAW_MAX_KEY_LENGTH = 40
+RAW_MAX_VALUE_LENGTH = 128
+VENDOR_ORDER_ID_MAX_LENGTH = 64
+
+
+def _error(status: int, code: str, msg: str) -> HttpError:
+    return HttpError(status, {"errors": [{"code": code, "msg": msg}]})
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True)
+class SimPromocode:
+    """A catalogue promocode: a fixed or a percentage discount per ticket."""
+
+    id: str
+    code: str
+    fix: Decimal | None = None
+    percentage: Decimal | None = None
+    min_tickets: int = 1
+    max_uses: int | None = None
+    active: bool = True
+
+    def discount(self, price: Decimal) -> Decimal:
+        if self.fix is not None:
+            return min(self.fix, price)
+        assert self.percentage is not None  # noqa: S101 - a catalogue entry has one of the two
+        return (price * self.percentage / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+    def ref(self) -> dict[str, Any]:
+        discount = {"fix": _money(self.fix)} if self.fix is not None else {"percentage": f"{self.percentage}%"}
+        return {"id": self.id, "code": self.code, "discount": discount, "viral": False}
+
+
+PROMOCODES: tuple[SimPromocode, ...] = (
+    SimPromocode("5d664d392a4191909a568b40", "promo100", fix=Decimal("100.00")),
+    SimPromocode("5d66b9f9a80b147cadf87583", "promo5%", percentage=Decimal(5)),
+    SimPromocode("5d66ba0fa80b147cadf87584", "group10", percentage=Decimal(10), min_tickets=3),
+    SimPromocode("5d66ba1aa80b147cadf87585", "once50", fix=Decimal("50.00"), max_uses=1),
+    SimPromocode("5d66ba25a80b147cadf87586", "summer2019", fix=Decimal("200.00"), active=False),
+)
+
+
+@dataclass(frozen=True)
+class SimSet:
+    id: str
+    name: str
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class SimEvent:
+    id: str
+    title: str
+    org: str
+    start: datetime
+    sets: tuple[SimSet, ...]
+
+
+@dataclass
+class SimTicket:
+    id: str
+    number: int
+    serial: str
+    set: SimSet
+    barcode: str
+
+
+@dataclass
+class SimOrder:
+    id: str
+    number: int
+    code: str
+    event: SimEvent
+    created_at: datetime
+    status: str
+    tickets: list[SimTicket]
+    customer: dict[str, str] | None = None
+    done_at: datetime | None = None
+    send_tickets: bool = False
+    promocode: SimPromocode | None = None
+    vendor_data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def expired_after(self) -> datetime:
+        return self.created_at + ORDER_LIFETIME
+
+
+@dataclass(frozen=True)
+class ConflictRecord:
+    """A PATCH answered ``409`` because an earlier one on the same order was still being processed."""
+
+    order_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PatchRecord:
+    """One PATCH that held the order's processing mark, from ``started_at`` to ``finished_at``."""
+
+    order_id: str
+    body: Any
+    started_at: datetime
+    finished_at: datetime
+    status: int
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """What an export request asked the platform to e-mail."""
+
+    method: str
+    email: str
+    created_at: str | None
+    statuses: tuple[str, ...]
+    events: tuple[str, ...]
+    only_with_customer: bool | None
+    order_ids: tuple[str, ...]
+    requested_at: datetime
+
+
+@dataclass(frozen=True)
+class _Filters:
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    statuses: frozenset[str] = frozenset()
+    events: frozenset[str] = frozenset()
+    only_with_customer: bool | None = None
+
+
+_FIRST_NAMES = ("Иван", "Мария", "Алексей", "Ольга", "Дмитрий", "Анна", "Сергей", "Елена")
+_LAST_NAMES = ("Иванов", "Петрова", "Смирнов", "Кузнецова", "Попов", "Соколова", "Лебедев", "Новикова")
+_TITLES = ("KoЯn", "Щелкунчик", "Стендап вечер", "Джазовый квартет", "Лебединое озеро", "Рок-фестиваль")
+_SET_NAMES = (("Партер", "1000.00"), ("Балкон", "500.00"), ("VIP", "3500.00"), ("Танцпол", "1500.00"))
+
+
+class TicketscloudSimulator(PlatformSimulator):
+    """Ticketscloud as its docs describe it. Read state with ``order``/``orders_snapshot``, ``conflicts``,
+    ``patch_history`` and ``exports``; make things happen with ``add_orders``, ``pay``, ``cancel``, ``advance``."""
+
+    platform: ClassVar[Platform] = Platform.TICKETSCLOUD
+
+    def __init__(
+        self,
+        *,
+        orders: int = 100,
+        seed: int = 1,
+        token: str = DEFAULT_TOKEN,
+        clock: SimClock | None = None,
+        processing_delay: float = 0.05,
+        timezone: str = "Europe/Moscow",
+        events: int = 5,
+    ) -> None:
+        super().__init__(seed=seed, clock=clock)
+        self.token = token
+        self.processing_delay = processing_delay
+        self.zone = ZoneInfo(timezone)
+        self.promocodes = PROMOCODES
+        self.org = self._hex_id()
+        self.vendor = self._hex_id()
+        self._orders: dict[str, SimOrder] = {}
+        self._next_number = 41000
+        self._next_ticket_number = 142000
+        self._processing: set[str] = set()
+        self._promocode_uses: dict[str, int] = {}
+        self._conflicts: list[ConflictRecord] = []
+        self._patch_history: list[PatchRecord] = []
+        self._exports: list[ExportRecord] = []
+        now = self.clock.now().replace(microsecond=0)
+        self._events = [self._make_event(now) for _ in range(max(1, events))]
+        for created in sorted(now - timedelta(seconds=self.random.randint(0, 3 * 86400)) for _ in range(orders)):
+            self._create_order(created, self._initial_status(now - created))
+        self.route("GET", "/v2/resources/orders", self._list)
+        self.route("GET", "/v2/resources/orders/export", self._export)
+        self.route("POST", "/v2/resources/orders/export", self._export)
+        self.route("PATCH", "/v2/resources/orders/{order_id}", self._patch)
+        self.route("POST", "/v2/resources/orders/{order_id}", self._patch)  # the docs' headings say POST
+
+    # -- authentication ------------------------------------------------------------------------------------
+    def authenticate(self, request: Request) -> None:
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "key" or key.strip() != self.token:
+            raise _error(401, "unauthorized", "Authorization: key <API key> is missing or wrong")
+
+    # -- what tests and the local runtime read ---------------------------------------------------------------
+    @property
+    def event_ids(self) -> list[str]:
+        return [event.id for event in self._events]
+
+    @property
+    def conflicts(self) -> list[ConflictRecord]:
+        with self.lock:
+            return list(self._conflicts)
+
+    @property
+    def patch_history(self) -> list[PatchRecord]:
+        with self.lock:
+            return list(self._patch_history)
+
+    def applied_patches(self, order_id: str) -> list[PatchRecord]:
+        """The PATCHes applied to one order (answered ``200``), in the order they ran."""
+        with self.lock:
+            return [record for record in self._patch_history if record.order_id == order_id and record.status == 200]
+
+    @property
+    def exports(self) -> list[ExportRecord]:
+        with self.lock:
+            return list(self._exports)
+
+    def order_ids(self) -> list[str]:
+        with self.lock:
+            return list(self._orders)
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        """The order as the platform would send it now."""
+        with self.lock:
+            return self._payload(self._order(order_id), self.clock.now())
+
+    def orders_snapshot(self) -> list[dict[str, Any]]:
+        """Every order as the platform would send it now, oldest first."""
+        with self.lock:
+            now = self.clock.now()
+            return [self._payload(order, now) for order in self._orders.values()]
+
+    # -- what tests and the local runtime do -----------------------------------------------------------------
+    def advance(self, delta: timedelta) -> None:
+        """Move the clock: unpaid orders past their deadline then read ``expired``."""
+        self.clock.advance(delta)
+
+    def add_orders(self, count: int, *, with_customer: bool = True, event_id: str | None = None) -> list[str]:
+        """New ``executed`` orders created now; returns their ids."""
+        with self.lock:
+            now = self.clock.now().replace(microsecond=0)
+            event = next((e for e in self._events if e.id == event_id), None) if event_id else None
+            created = [
+                self._create_order(now, "executed", event=event, with_customer=with_customer) for _ in range(count)
+            ]
+            return [order.id for order in created]
+
+    def start_payment(self, order_id: str) -> None:
+        """``executed`` -> ``in_progress``: the buyer went to pay."""
+        self._move(order_id, {"executed"}, "in_progress")
+
+    def pay(self, order_id: str) -> None:
+        """``executed``/``in_progress`` -> ``done``."""
+        self._move(order_id, OPEN, "done")
+
+    def cancel(self, order_id: str) -> None:
+        self._move(order_id, OPEN, "cancelled")
+
+    def refund(self, order_id: str) -> None:
+        self._move(order_id, {"done"}, "refunded")
+
+    def _move(self, order_id: str, allowed: set[str] | frozenset[str], target: str) -> None:
+        with self.lock:
+            order = self._order(order_id)
+            status = self._status(order, self.clock.now())
+            if status not in allowed:
+                raise ValueError(f"order {order_id} is {status}: cannot become {target}")
+            order.status = target
+            if target == "done":
+                order.done_at = self.clock.now().replace(microsecond=0)
+
+    # -- data ------------------------------------------------------------------------------------------------
+    def _hex_id(self) -> str:
+        return f"{self.random.getrandbits(96):024x}"
+
+    def _make_event(self, now: datetime) -> SimEvent:
+        names = self.random.sample(_SET_NAMES, k=self.random.randint(2, 3))
+        sets = tuple(SimSet(self._hex_id(), name, Decimal(price)) for name, price in names)
+        start = (now + timedelta(days=self.random.randint(5, 60))).replace(minute=0, second=0)
+        return SimEvent(self._hex_id(), self.random.choice(_TITLES), self.org, start, sets)
+
+    def _initial_status(self, age: timedelta) -> str:
+        if age < ORDER_LIFETIME:
+            return "executed"
+        return self.random.choices(
+            ("done", "cancelled", "executed", "in_progress", "refunded"), weights=(60, 10, 20, 5, 5)
+        )[0]
+
+    def _create_order(
+        self,
+        created_at: datetime,
+        status: str,
+        *,
+        event: SimEvent | None = None,
+        with_customer: bool | None = None,
+    ) -> SimOrder:
+        rnd = self.random
+        event = event or rnd.choice(self._events)
+        chosen_set = rnd.choice(event.sets)
+        tickets = []
+        for _ in range(rnd.choices((1, 2, 3, 4), weights=(50, 30, 12, 8))[0]):
+            self._next_ticket_number += 1
+            serial = "".join(rnd.choices("ABCEHKMOPTX", k=3))
+            barcode = "".join(rnd.choices("0123456789", k=17))
+            tickets.append(SimTicket(self._hex_id(), self._next_ticket_number, serial, chosen_set, barcode))
+        if with_customer is None:
+            with_customer = rnd.random() < 0.7
+        customer = None
+        if with_customer:
+            customer = {
+                "email": f"buyer{self._next_number + 1}@example.com",
+                "lang": rnd.choice(("ru", "ru", "en")),
+                "name": f"{rnd.choice(_FIRST_NAMES)} {rnd.choice(_LAST_NAMES)}",
+                "phone": f"+7999{rnd.randint(1000000, 9999999)}",
+            }
+        self._next_number += 1
+        order = SimOrder(
+            id=self._hex_id(),
+            number=self._next_number,
+            code="".join(rnd.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=8)),
+            event=event,
+            created_at=created_at,
+            status=status,
+            tickets=tickets,
+            customer=customer,
+        )
+        if status in ("done", "refunded"):
+            order.done_at = created_at + timedelta(seconds=rnd.randint(30, int(ORDER_LIFETIME.total_seconds()) - 1))
+        self._orders[order.id] = order
+        return order
+
+    def _order(self, order_id: str) -> SimOrder:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise KeyError(order_id)
+        return order
+
+    def _status(self, order: SimOrder, now: datetime) -> str:
+        """The lazy lifecycle: an ``executed`` order past its deadline has expired."""
+        if order.status == "executed" and now >= order.expired_after:
+            order.status = "expired"
+        return order.status
+
+    def _wall(self, moment: datetime) -> str:
+        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+    def _ticket_values(self, order: SimOrder, price: Decimal) -> dict[str, str]:
+        discount = order.promocode.discount(price) if order.promocode else Decimal(0)
+        nominal = price - discount
+        extra = (nominal * SERVICE_FEE).quantize(CENT, rounding=ROUND_HALF_UP)
+        return {
+            "discount": _money(discount),
+            "extra": _money(extra),
+            "full": _money(nominal + extra),
+            "nominal": _money(nominal),
+            "price": _money(price),
+        }
+
+    def _payload(self, order: SimOrder, now: datetime) -> dict[str, Any]:
+        status = self._status(order, now)
+        ticket_status = {"done": "sold", "refunded": "refunded", "cancelled": "cancelled", "expired": "cancelled"}
+        tickets = []
+        totals = {name: Decimal(0) for name in ("discount", "extra", "full", "nominal", "price")}
+        for ticket in order.tickets:
+            values = self._ticket_values(order, ticket.set.price)
+            for name in totals:
+                totals[name] += Decimal(values[name])
+            tickets.append(
+                {
+                    "barcode": ticket.barcode if status in ("done", "refunded") else None,
+                    **values,
+                    "id": ticket.id,
+                    "number": ticket.number,
+                    "serial": ticket.serial,
+                    "set": ticket.set.id,
+                    "status": ticket_status.get(status, "reserved"),
+                }
+            )
+        promocode_id = order.promocode.id if order.promocode else None
+        sets_values: dict[str, dict[str, Any]] = {}
+        for item in order.event.sets:
+            unit = self._ticket_values(order, item.price)
+            sets_values[item.id] = {key: unit[key] for key in ("discount", "nominal", "price")}
+            sets_values[item.id] |= {"id": item.id, "promocode": promocode_id}
+        settings: dict[str, Any] = {"invitation": False, "send_tickets": order.send_tickets, "subscribe_agree": False}
+        if order.customer is not None:
+            settings["customer"] = dict(order.customer)
+        payload: dict[str, Any] = {
+            "code": order.code,
+            "created_at": self._wall(order.created_at),
+            "event": order.event.id,
+            "expired_after": self._wall(order.expired_after),
+            "id": order.id,
+            "number": order.number,
+            "org": order.event.org,
+            "origin": "api",
+            "promocodes": [promocode_id] if promocode_id else [],
+            "settings": settings,
+            "status": status,
+            "tickets": tickets,
+            "values": {name: _money(value) for name, value in totals.items()}
+            | {"sets_values": sets_values, "viral_promocodes": []},
+            "vendor": self.vendor,
+            "vendor_data": copy.deepcopy(order.vendor_data),
+        }
+        if order.done_at is not None:
+            payload["done_at"] = self._wall(order.done_at)
+        return payload
+
+    def _refs(self, orders: Sequence[SimOrder]) -> dict[str, Any]:
+        events = {order.event.id: order.event for order in orders}
+        refs: dict[str, Any] = {
+            "events": {
+                event.id: {
+                    "id": event.id,
+                    "lifetime": {
+                        "start": self._wall(event.start),
+                        "finish": self._wall(event.start + timedelta(hours=2)),
+                    },
+                    "org": event.org,
+                    "status": "public",
+                    "timezone": self.zone.key,
+                    "title": {"desc": "", "text": event.title},
+                }
+                for event in events.values()
+            },
+            "partners": {
+                self.org: {"id": self.org, "name": "My best org"},
+                self.vendor: {"id": self.vendor, "name": "ordersync"},
+            },
+            "sets": {
+                item.id: {"id": item.id, "name": item.name, "price": _money(item.price), "with_seats": False}
+                for event in events.values()
+                for item in event.sets
+            },
+        }
+        promocodes = {order.promocode.id: order.promocode.ref() for order in orders if order.promocode}
+        if promocodes:
+            refs["promocodes"] = promocodes
+        return refs
+
+    # -- filters ---------------------------------------------------------------------------------------------
+    def _time_bound(self, text: str) -> datetime | None:
+        if not text.strip():
+            return None
+        try:
+            moment = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise _error(400, "invalid_created_at", f"created_at: {text!r} is not an ISO datetime") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self.zone)
+        return moment.astimezone(UTC)
+
+    def _filters(self, values: Callable[[str], list[str]], single: Callable[[str], str | None]) -> _Filters:
+        created_from = created_to = None
+        created_at = single("created_at")
+        if created_at is not None:
+            parts = created_at.split(",")
+            if len(parts) != 2:
+                raise _error(400, "invalid_created_at", "created_at: expected two ISO datetimes joined by a comma")
+            created_from, created_to = self._time_bound(parts[0]), self._time_bound(parts[1])
+            if created_from and created_to and created_from > created_to:
+                raise _error(400, "invalid_created_at", "created_at: the start is after the end")
+        statuses = frozenset(STATUS_ALIASES.get(status, status) for status in values("status"))
+        unknown = sorted(statuses - STATUSES)
+        if unknown:
+            raise _error(400, "invalid_status", f"status: unknown status {', '.join(unknown)}")
+        only = single("only_with_customer")
+        only_with_customer = None
+        if only is not None:
+            if only.lower() not in ("true", "false", "1", "0"):
+                raise _error(400, "invalid_only_with_customer", f"only_with_customer: {only!r} is not a boolean")
+            only_with_customer = only.lower() in ("true", "1")
+        return _Filters(created_from, created_to, statuses, frozenset(values("events")), only_with_customer)
+
+    def _matching(self, filters: _Filters, now: datetime) -> list[SimOrder]:
+        found = []
+        for order in self._orders.values():
+            if filters.created_from and order.created_at < filters.created_from:
+                continue
+            if filters.created_to and order.created_at > filters.created_to:
+                continue
+            if filters.statuses and self._status(order, now) not in filters.statuses:
+                continue
+            if filters.events and order.event.id not in filters.events:
+                continue
+            if filters.only_with_customer and order.customer is None:
+                continue
+            found.append(order)
+        return found
+
+    # -- routes ----------------------------------------------------------------------------------------------
+    def _list(self, request: Request) -> Response:
+        filters = self._filters(lambda name: _split(request.query.get(name, [])), request.arg)
+        page = _int_arg(request.arg("page"), "page", default=1, low=1, high=None)
+        page_size = _int_arg(
+            request.arg("page_size"), "page_size", default=DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE
+        )
+        with self.lock:
+            now = self.clock.now()
+            matched = self._matching(filters, now)
+            chosen = matched[(page - 1) * page_size : page * page_size]
+            body = {
+                "data": [self._payload(order, now) for order in chosen],
+                "pagination": {"page": page, "page_size": page_size, "total": len(matched)},
+                "refs": self._refs(chosen),
+            }
+        return Response(200, body)
+
+    def _export(self, request: Request) -> Response:
+        """GET with query parameters (the heading) and POST with JSON (the example) are both accepted."""
+        if request.method == "POST":
+            source = request.body if isinstance(request.body, Mapping) else {}
+            values: Callable[[str], list[str]] = lambda name: _body_list(source.get(name), name)  # noqa: E731
+            single: Callable[[str], str | None] = lambda name: _body_scalar(source.get(name), name)  # noqa: E731
+        else:
+            values = lambda name: _split(request.query.get(name, []))  # noqa: E731
+            single = request.arg
+        filters = self._filters(values, single)
+        email = single("email")
+        if not email or "@" not in email:
+            raise _error(400, "email_required", "email: an address to send the export to is required")
+        with self.lock:
+            matched = self._matching(filters, self.clock.now())
+            self._exports.append(
+                ExportRecord(
+                    method=request.method,
+                    email=email,
+                    created_at=single("created_at"),
+                    statuses=tuple(sorted(filters.statuses)),
+                    events=tuple(sorted(filters.events)),
+                    only_with_customer=filters.only_with_customer,
+                    order_ids=tuple(order.id for order in matched),
+                    requested_at=self.clock.now(),
+                )
+            )
+        return Response(200, raw=b"")
+
+    def _patch(self, request: Request) -> Response:
+        order_id = request.path_params["order_id"]
+        with self.lock:
+            if order_id not in self._orders:
+                raise _error(404, "not_found", f"Order {order_id} not found")
+            if order_id in self._processing:
+                self._conflicts.append(ConflictRecord(order_id, self.clock.now()))
+                raise _error(409, "conflict", "An earlier request on this order is still being processed")
+            self._processing.add(order_id)
+            started_at = self.clock.now()
+        status = 500
+        try:
+            if self.processing_delay > 0:
+                time.sleep(self.processing_delay)
+            with self.lock:
+                response = self._apply_patch(self._orders[order_id], request.body)
+        except HttpError as error:
+            status = error.status
+            raise
+        else:
+            status = response.status
+            return response
+        finally:
+            with self.lock:
+                self._processing.discard(order_id)
+                self._patch_history.append(
+                    PatchRecord(order_id, copy.deepcopy(request.body), started_at, self.clock.now(), status)
+                )
+
+    def _apply_patch(self, order: SimOrder, body: Any) -> Response:
+        now = self.clock.now()
+        if self._status(order, now) in UNCHANGEABLE:
+            raise _error(400, "order_done", f"Order is {order.status}: it cannot be changed")
+        changes = _validate_patch(body)
+        settings = changes.get("settings", {})
+        if "customer" in settings:
+            order.customer = (order.customer or {}) | settings["customer"]
+        if "send_tickets" in settings:
+            order.send_tickets = settings["send_tickets"]
+        if "vendor_data" in changes:
+            order.vendor_data = order.vendor_data | copy.deepcopy(changes["vendor_data"])
+        errors = [self._apply_promocode(order, code, now) for code in changes.get("promocodes", [])]
+        answer: dict[str, Any] = {"data": self._payload(order, now), "refs": self._refs([order])}
+        found = [error for error in errors if error is not None]
+        if found:
+            answer["errors"] = found
+        return Response(200, answer)
+
+    def _apply_promocode(self, order: SimOrder, code: str, now: datetime) -> dict[str, str] | None:
+        promocode = next((item for item in self.promocodes if item.code == code.strip().lower()), None)
+        if promocode is None:
+            return {"code": "promocode_not_found", "msg": "Promocode not found"}
+        uses = self._promocode_uses.get(promocode.id, 0)
+        if order.promocode is not None and order.promocode.id == promocode.id:
+            return {"code": "promocode_already_used", "msg": "Promocode already used"}
+        if promocode.max_uses is not None and uses >= promocode.max_uses:
+            return {"code": "promocode_already_used", "msg": "Promocode already used"}
+        if len(order.tickets) < promocode.min_tickets:
+            return {
+                "code": "promocode_limit_min_tickets",
+                "msg": f"Mimimum count of tickets in order for promocode activation is {promocode.min_tickets}",
+            }
+        if not promocode.active or order.promocode is not None or self._status(order, now) not in OPEN:
+            return {"code": "promocode_apply_info", "msg": "Cant apply promocode by some reason"}
+        order.promocode = promocode
+        self._promocode_uses[promocode.id] = uses + 1
+        return None
+
+
+# -- request parsing ---------------------------------------------------------------------------------------
+
+
+def _split(values: list[str]) -> list[str]:
+    """A list parameter, comma-joined (the docs' example) or repeated, or both."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _body_list(value: Any, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return _split([value])
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return [item.strip() for item in value if item.strip()]
+    raise _error(400, f"invalid_{name}", f"{name}: expected a list of strings")
+
+
+def _body_scalar(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    raise _error(400, f"invalid_{name}", f"{name}: expected a string")
+
+
+def _int_arg(text: str | None, name: str, *, default: int, low: int, high: int | None) -> int:
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise _error(400, f"invalid_{name}", f"{name}: {text!r} is not an integer") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"{low}..{high}" if high is not None else f"at least {low}"
+        raise _error(400, f"invalid_{name}", f"{name}: {value} is out of range ({bounds})")
+    return value
+
+
+def _validate_patch(body: Any) -> dict[str, Any]:
+    """Check a PATCH body against the documented actions and limits; ``400`` naming the field otherwise."""
+    if not isinstance(body, dict) or not body:
+        raise _error(400, "no_actions", "body: expected an object with at least one action")
+    unknown = sorted(set(body) - {"settings", "vendor_data", "promocodes"})
+    if unknown:
+        raise _error(400, "unknown_field", f"{', '.join(unknown)}: not an order action")
+    changes: dict[str, Any] = {}
+    if "settings" in body:
+        changes["settings"] = _validate_settings(body["settings"])
+    if "vendor_data" in body:
+        changes["vendor_data"] = _validate_vendor_data(body["vendor_data"])
+    if "promocodes" in body:
+        codes = body["promocodes"]
+        if not isinstance(codes, list) or not codes or not all(isinstance(code, str) and code for code in codes):
+            raise _error(400, "invalid_promocodes", "promocodes: expected a non-empty list of strings")
+        changes["promocodes"] = codes
+    return changes
+
+
+def _validate_settings(settings: Any) -> dict[str, Any]:
+    if not isinstance(settings, dict) or not settings:
+        raise _error(400, "invalid_settings", "settings: expected an object")
+    unknown = sorted(set(settings) - {"customer", "send_tickets"})
+    if unknown:
+        raise _error(400, "unknown_field", f"settings.{', settings.'.join(unknown)}: not an order action")
+    checked: dict[str, Any] = {}
+    if "send_tickets" in settings:
+        if not isinstance(settings["send_tickets"], bool):
+            raise _error(400, "invalid_send_tickets", "settings.send_tickets: expected a boolean")
+        checked["send_tickets"] = settings["send_tickets"]
+    if "customer" in settings:
+        customer = settings["customer"]
+        if not isinstance(customer, dict) or not customer:
+            raise _error(400, "invalid_customer", "settings.customer: expected an object")
+        for key, value in customer.items():
+            if key not in ("name", "email", "phone", "lang"):
+                raise _error(400, "unknown_field", f"settings.customer.{key}: not a customer field")
+            if not isinstance(value, str):
+                raise _error(400, "invalid_customer", f"settings.customer.{key}: expected a string")
+        if "lang" in customer and customer["lang"] not in ("en", "ru"):
+            raise _error(400, "invalid_lang", "settings.customer.lang: must be en or ru")
+        checked["customer"] = dict(customer)
+    return checked
+
+
+def _validate_vendor_data(vendor_data: Any) -> dict[str, Any]:
+    if not isinstance(vendor_data, dict) or not vendor_data:
+        raise _error(400, "invalid_vendor_data", "vendor_data: expected an object")
+    unknown = sorted(set(vendor_data) - {"order_id", "raw"})
+    if unknown:
+        raise _error(400, "unknown_field", f"vendor_data.{unknown[0]}: not a vendor_data field")
+    order_id = vendor_data.get("order_id")
+    if order_id is not None and (not isinstance(order_id, str) or len(order_id) > VENDOR_ORDER_ID_MAX_LENGTH):
+        raise _error(
+            400, "invalid_vendor_order_id", f"vendor_data.order_id: a string of at most {VENDOR_ORDER_ID_MAX_LENGTH}"
+        )
+    raw = vendor_data.get("raw")
+    if raw is not None:
+        if not isinstance(raw, dict):
+            raise _error(400, "invalid_raw", "vendor_data.raw: expected an object")
+        if len(raw) > RAW_MAX_KEYS:
+            raise _error(400, "raw_too_many_keys", f"vendor_data.raw: at most {RAW_MAX_KEYS} keys")
+        for key, value in raw.items():
+            if len(key) > RAW_MAX_KEY_LENGTH:
+                raise _error(400, "raw_key_too_long", f"vendor_data.raw: key {key!r} is over {RAW_MAX_KEY_LENGTH}")
+            # strings by the rule; the docs' own example sends true and 3, so scalars pass too
+            if isinstance(value, dict | list) or value is None:
+                raise _error(400, "raw_value_invalid", f"vendor_data.raw.{key}: values must be strings")
+            if isinstance(value, str) and len(value) > RAW_MAX_VALUE_LENGTH:
+                raise _error(
+                    400, "raw_value_too_long", f"vendor_data.raw.{key}: at most {RAW_MAX_VALUE_LENGTH} characters"
+                )
+    return dict(vendor_data)
