@@ -10,8 +10,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ordersync.actions.runtime import action_worker
 from ordersync.actions.telemetry import NAMESPACE
+from ordersync.composition import action_worker
 
 logger = Logger()
 tracer = Tracer()

@@ -8,8 +8,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ordersync.actions.runtime import api_handler
 from ordersync.actions.telemetry import NAMESPACE
+from ordersync.composition import api
 
 logger = Logger()
 tracer = Tracer()
@@ -21,4 +21,4 @@ metrics = Metrics(namespace=NAMESPACE)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Flushes ``ActionsAccepted``/``ActionsNotAccepted``, which the acceptor adds, at the end of the request."""
-    return api_handler()(event, context)
+    return api()(event, context)

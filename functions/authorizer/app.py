@@ -13,8 +13,8 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ordersync.actions.runtime import client_repository
 from ordersync.api.authorizer import authorize
+from ordersync.composition import client_repository
 
 logger = Logger()
 tracer = Tracer()

@@ -14,10 +14,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ordersync.config import settings
+from ordersync.composition import order_repository, platform_client, poll_state_repository, settings
 from ordersync.models import Platform
 from ordersync.sync import PollReport, run_poller
-from ordersync.sync.runtime import open_client, order_repository, poll_state_repository
 from ordersync.sync.telemetry import NAMESPACE, record_poll_metrics
 
 logger = Logger()
@@ -38,14 +37,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(platform=platform.value, run_id=context.aws_request_id)
     metrics.add_dimension(name="platform", value=platform.value)
     tracer.put_annotation(key="platform", value=platform.value)
-    client = open_client(platform, config)
+    client = platform_client(platform)
     try:
         report = run_poller(
             platform,
             settings=config,
             client=client,
-            repository=order_repository(config.orders_table),
-            state_repository=poll_state_repository(config.poll_state_table),
+            repository=order_repository(),
+            state_repository=poll_state_repository(),
             remaining_time_ms=context.get_remaining_time_in_millis,
             run_id=context.aws_request_id,
         )

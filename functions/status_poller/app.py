@@ -11,10 +11,14 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ordersync.config import settings
-from ordersync.models import Platform
+from ordersync.composition import (
+    configured_platforms,
+    order_repository,
+    platform_client,
+    poll_state_repository,
+    settings,
+)
 from ordersync.sync import run_status_poller
-from ordersync.sync.runtime import base_url_for, open_client, order_repository, poll_state_repository
 from ordersync.sync.telemetry import NAMESPACE, record_poll_metrics
 
 logger = Logger()
@@ -34,19 +38,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(run_id=context.aws_request_id)
     reports: dict[str, Any] = {}
     failed: list[str] = []
-    for platform in Platform:
-        if not base_url_for(platform, config):
-            continue
+    for platform in configured_platforms():
         logger.append_keys(platform=platform.value)
         try:
-            client = open_client(platform, config)
+            client = platform_client(platform)
             try:
                 report = run_status_poller(
                     platform,
                     settings=config,
                     client=client,
-                    repository=order_repository(config.orders_table),
-                    state_repository=poll_state_repository(config.poll_state_table),
+                    repository=order_repository(),
+                    state_repository=poll_state_repository(),
                     remaining_time_ms=context.get_remaining_time_in_millis,
                     run_id=context.aws_request_id,
                 )

@@ -15,11 +15,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ordersync.config import settings
+from ordersync.composition import event_publisher
 from ordersync.models import utc_now
 from ordersync.sync import record_to_event
 from ordersync.sync.events import lag_seconds
-from ordersync.sync.runtime import event_publisher
 from ordersync.sync.telemetry import NAMESPACE
 
 logger = Logger()
@@ -37,7 +36,7 @@ def record_handler(record: DynamoDBRecord) -> None:
         logger.debug("no content change; nothing to publish", extra={"event_id": record.event_id})
         return
     detail = event.detail
-    event_publisher(settings().event_bus_name).publish([event])
+    event_publisher().publish([event])
     logger.info(
         "change event published",
         extra={

@@ -92,8 +92,7 @@ def captured_events(aws: str) -> EventCapture:
 @pytest.fixture
 def handler_env(monkeypatch: pytest.MonkeyPatch, tables: tuple[str, str]) -> Iterator[None]:
     """The environment template.yaml gives the read-path functions, pointed at the test resources."""
-    from ordersync import config
-    from ordersync.sync import runtime
+    from ordersync import composition
 
     values = {
         "ORDERS_TABLE": tables[0],
@@ -106,9 +105,6 @@ def handler_env(monkeypatch: pytest.MonkeyPatch, tables: tuple[str, str]) -> Ite
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
-    caches = (config.settings, runtime.order_repository, runtime.poll_state_repository, runtime.event_publisher)
-    for cached in caches:
-        cached.cache_clear()
+    composition.reset()
     yield
-    for cached in caches:
-        cached.cache_clear()
+    composition.reset()

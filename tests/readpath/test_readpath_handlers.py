@@ -34,9 +34,9 @@ def ecards_env(handler_env, harness_factory, monkeypatch) -> Any:
     monkeypatch.setenv("PLATFORM", "ecards")
     monkeypatch.setenv("ECARDS_BASE_URL", harness.simulator.base_url)
     monkeypatch.setenv("ECARDS_SECRET_NAME", secret_name)
-    from ordersync import config
+    from ordersync import composition
 
-    config.settings.cache_clear()
+    composition.reset()
     return harness
 
 
@@ -103,9 +103,9 @@ def test_a_platform_whose_status_run_cannot_start_does_not_stop_the_others(ecard
     load_handler("poller").lambda_handler({"execution_id": "schedule-event-6"}, FakeLambdaContext())
     monkeypatch.setenv("TICKETSCLOUD_BASE_URL", "http://127.0.0.1:9")  # configured, but its secret is missing
     monkeypatch.setenv("TICKETSCLOUD_SECRET_NAME", f"ordersync/missing-{uuid.uuid4().hex[:8]}")
-    from ordersync import config
+    from ordersync import composition
 
-    config.settings.cache_clear()
+    composition.reset()
     status = load_handler("status_poller")
     capsys.readouterr()
 

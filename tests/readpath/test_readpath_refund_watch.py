@@ -11,7 +11,7 @@ import pytest
 from ordersync_tools.simulators.ticketscloud import TicketscloudSimulator
 from readpath_support import Harness, consume, load_handler, open_order_ids, status_poll
 
-from ordersync import config
+from ordersync import composition
 from ordersync.aws.orders_repository import OrderRepository
 from ordersync.config import Settings
 from ordersync.models import Money, Order, OrderStatus, Platform
@@ -223,11 +223,11 @@ def test_a_zero_day_refund_watch_makes_fulfilled_final_at_once(repository: Order
 
 def test_the_refund_watch_comes_from_refund_watch_days(monkeypatch: pytest.MonkeyPatch, dynamodb: Any) -> None:
     monkeypatch.setenv("REFUND_WATCH_DAYS", "7")
-    config.settings.cache_clear()
+    composition.reset()
     try:
         repository = OrderRepository("any-table", dynamodb_client=dynamodb)
     finally:
-        config.settings.cache_clear()
+        composition.reset()
 
     assert Settings().refund_watch_days == 30
     assert Settings.from_env({"REFUND_WATCH_DAYS": "7"}).refund_watch_days == 7

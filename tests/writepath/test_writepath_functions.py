@@ -13,9 +13,8 @@ import pytest
 from aws_lambda_powertools import Metrics
 from writepath_support import ApiSetup, FakeLambdaContext, load_event, records_from_sqs
 
-from ordersync.actions import runtime
+from ordersync import composition
 from ordersync.actions.models import ActionKind, ActionState
-from ordersync.config import settings
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 
@@ -44,12 +43,9 @@ def environment(api: ApiSetup, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiS
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
-    caches = (settings, runtime.api_handler, runtime.client_repository, runtime.action_worker)
-    for cached in caches:
-        cached.cache_clear()
+    composition.reset()
     yield api
-    for cached in caches:
-        cached.cache_clear()
+    composition.reset()
 
 
 def test_the_api_function_accepts_the_sample_action(environment: ApiSetup) -> None:

@@ -37,6 +37,16 @@ def build_client(platform: Platform, settings: Settings, token: str) -> Platform
             return EcardsClient(_required(settings.ecards_base_url, "ECARDS_BASE_URL"), token, timeout=timeout)
 
 
+def base_url_of(platform: Platform, settings: Settings) -> str:
+    """``platform``'s base URL; empty when this deployment does not talk to it."""
+    urls = {
+        Platform.TICKETSCLOUD: settings.ticketscloud_base_url,
+        Platform.BIZON365: settings.bizon365_base_url,
+        Platform.ECARDS: settings.ecards_base_url,
+    }
+    return urls[platform]
+
+
 def secret_name_of(platform: Platform, settings: Settings) -> str:
     """The Secrets Manager name holding ``platform``'s token."""
     names = {

@@ -1,0 +1,158 @@
+"""The composition root: the one place that reads the environment and builds every client, repository and
+service the handlers use.
+
+Handlers in ``functions/<name>/app.py`` call these builders and nothing else. Each builder is cached, so a Lambda
+container builds its boto3 and httpx clients once and reuses them across invocations, and imports lazily, so a
+cold start pays only for what its own handler uses. Platform clients are built one way for every caller (the
+pollers, the status poller and the action worker): same timeouts, same token lookup, same checks.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from ordersync.config import Settings, settings
+from ordersync.models import Platform
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
+
+    from ordersync.actions.worker import ActionWorker
+    from ordersync.api.resolver import OrdersyncApi
+    from ordersync.aws.clients_repository import ClientRepository
+    from ordersync.aws.event_publisher import EventPublisher
+    from ordersync.aws.orders_repository import OrderRepository
+    from ordersync.aws.poll_state_repository import PollStateRepository
+    from ordersync.platforms.base import PlatformClient
+
+__all__ = [
+    "Settings",
+    "action_worker",
+    "api",
+    "client_repository",
+    "configured_platforms",
+    "event_publisher",
+    "metrics",
+    "order_repository",
+    "platform_client",
+    "poll_state_repository",
+    "reset",
+    "settings",
+]
+
+
+def configured_platforms() -> list[Platform]:
+    """The platforms this deployment talks to: those with a base URL."""
+    from ordersync.platforms.factory import base_url_of
+
+    config = settings()
+    return [platform for platform in Platform if base_url_of(platform, config)]
+
+
+def platform_client(platform: Platform) -> PlatformClient:
+    """A new client of ``platform`` with its token from Secrets Manager (cached by Powertools parameters).
+
+    Not cached: a poller closes its client at the end of each run; the worker keeps its own for the container.
+    """
+    from ordersync.aws.secrets import platform_token
+    from ordersync.platforms.factory import build_client, secret_name_of
+
+    config = settings()
+    return build_client(platform, config, platform_token(secret_name_of(platform, config)))
+
+
+@cache
+def metrics() -> Metrics:
+    """The functions' metrics, with the namespace set here: Powertools flushes by itself after 100 values of a
+    metric (when a handler's ``log_metrics`` is not there yet) and needs a namespace to do it."""
+    from aws_lambda_powertools import Metrics
+
+    from ordersync.actions.telemetry import NAMESPACE
+
+    return Metrics(namespace=NAMESPACE)
+
+
+@cache
+def order_repository() -> OrderRepository:
+    from ordersync.aws.orders_repository import OrderRepository
+
+    return OrderRepository(settings().orders_table)
+
+
+@cache
+def poll_state_repository() -> PollStateRepository:
+    from ordersync.aws.poll_state_repository import PollStateRepository
+
+    return PollStateRepository(settings().poll_state_table)
+
+
+@cache
+def event_publisher() -> EventPublisher:
+    from ordersync.aws.event_publisher import EventPublisher
+
+    return EventPublisher(settings().event_bus_name)
+
+
+@cache
+def client_repository() -> ClientRepository:
+    from ordersync.aws.clients_repository import ClientRepository
+
+    return ClientRepository(settings().clients_table)
+
+
+@cache
+def api() -> OrdersyncApi:
+    """The REST API's resolver with the acceptor, the stores and idempotency behind it."""
+    from ordersync.actions.accept import ActionAcceptor
+    from ordersync.api.idempotency import IdempotentAcceptance
+    from ordersync.api.resolver import ApiServices, OrdersyncApi
+    from ordersync.aws.action_queue import ActionQueue
+    from ordersync.aws.actions_repository import ActionRepository
+
+    config = settings()
+    actions = ActionRepository(config.actions_table)
+    return OrdersyncApi(
+        ApiServices(
+            acceptor=ActionAcceptor(actions, ActionQueue(config.actions_queue_url), metrics=metrics()),
+            actions=actions,
+            orders=order_repository() if config.orders_table else None,
+            idempotency=IdempotentAcceptance(config.idempotency_table) if config.idempotency_table else None,
+        )
+    )
+
+
+@cache
+def action_worker() -> ActionWorker:
+    """The queue worker: applies each action with the platform clients, which it builds on first use."""
+    from ordersync.actions.apply import ActionApplier
+    from ordersync.actions.runner import PlatformActionRunner
+    from ordersync.actions.worker import ActionWorker
+    from ordersync.aws.actions_repository import ActionRepository
+
+    config = settings()
+    runner = PlatformActionRunner(
+        ticketscloud=lambda: _typed_client(Platform.TICKETSCLOUD),
+        ecards=lambda: _typed_client(Platform.ECARDS),
+    )
+    applier = ActionApplier(
+        ActionRepository(config.actions_table),
+        runner,
+        order_repository() if config.orders_table else None,
+        max_receive_count=config.actions_max_receive_count,
+        metrics=metrics(),
+    )
+    return ActionWorker(applier, min_remaining_ms=int(config.http_timeout_seconds * 1000) + 5_000)
+
+
+def _typed_client(platform: Platform) -> Any:
+    """The worker's runner wants the concrete client classes (their actions are not on ``PlatformClient``)."""
+    return platform_client(platform)
+
+
+def reset() -> None:
+    """Forget the settings and everything built from them (tests that change the environment call this)."""
+    for cached in (settings, metrics, order_repository, poll_state_repository, event_publisher, client_repository):
+        cached.cache_clear()
+    api.cache_clear()
+    action_worker.cache_clear()
