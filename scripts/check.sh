@@ -5,7 +5,7 @@
 #   1. finds Python 3.13 (python3.13 on PATH, else pyenv), creates .venv and installs -e ".[dev]";
 #   2. installs aws-sam-cli and checkov each in its own venv under .tools/ (in the project's venv
 #      they would downgrade boto3);
-#   3. runs: ruff check, ruff format --check, mypy, sam validate (plain and --lint), cfn-lint on the
+#   3. runs: ruff check, ruff format --check, mypy, lint-imports, sam validate (plain and --lint), cfn-lint on the
 #      translated template, checkov, sam build, pytest with a coverage floor.
 #
 # Re-running reuses the venvs while pyproject.toml and the tool pins are unchanged.
@@ -156,7 +156,8 @@ setup
 VENV="$ROOT/.venv/bin"
 run_gate "ruff check" "$VENV/ruff" check .
 run_gate "ruff format --check" "$VENV/ruff" format --check .
-run_gate "mypy (strict, ordersync)" "$VENV/mypy"
+run_gate "mypy (strict, ordersync and ordersync_tools)" "$VENV/mypy"
+run_gate "import layering (lint-imports)" "$VENV/lint-imports"
 run_gate "sam validate" .tools/sam/bin/sam validate --template-file template.yaml --region us-east-1
 run_gate "sam validate --lint" .tools/sam/bin/sam validate --lint --template-file template.yaml --region us-east-1
 run_gate "cfn-lint on the translated template" "$VENV/python" scripts/check_template.py template.yaml

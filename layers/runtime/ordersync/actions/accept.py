@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from ordersync.actions.models import Action, ActionError, ActionKind, ActionState
+from ordersync.actions.ports import ActionSender, ActionStore
 from ordersync.actions.telemetry import ActionMetric, count
 from ordersync.models import utc_now
 
@@ -18,25 +19,6 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 
-class ActionRecorder(Protocol):
-    def create(self, action: Action) -> None: ...
-
-    def finish(
-        self,
-        action_id: str,
-        state: ActionState,
-        *,
-        now: datetime,
-        result: dict[str, Any] | None = None,
-        errors: tuple[ActionError, ...] = (),
-        last_error: ActionError | None = None,
-    ) -> Action | None: ...
-
-
-class ActionSender(Protocol):
-    def send(self, action: Action) -> str: ...
-
-
 class AcceptFailedError(Exception):
     """The action could not be recorded or queued: the caller must answer ``503`` and may send it again."""
 
@@ -44,7 +26,7 @@ class AcceptFailedError(Exception):
 class ActionAcceptor:
     def __init__(
         self,
-        repository: ActionRecorder,
+        repository: ActionStore,
         queue: ActionSender,
         *,
         clock: Callable[[], datetime] = utc_now,

@@ -6,17 +6,19 @@ without calling the platform again, and every attempt is counted before the plat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict
 
 from ordersync.actions.models import Action, ActionError, ActionMessage, ActionState
+from ordersync.actions.ports import ActionRunner, ActionStore
 from ordersync.actions.telemetry import ActionMetric, count
 from ordersync.errors import PermanentError, PlatformError, RetryableError
 from ordersync.models import Order, utc_now
+from ordersync.sync.ports import OrderWriter
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
@@ -32,39 +34,6 @@ class ActionOutcome(BaseModel):
     summary: dict[str, Any]
     errors: tuple[ActionError, ...] = ()
     order: Order | None = None
-
-
-class ActionRunner(Protocol):
-    """Sends one action to its platform. Raises ``RetryableError`` or ``PermanentError`` on failure."""
-
-    def run(self, action: Action) -> ActionOutcome: ...
-
-
-class ActionStore(Protocol):
-    def get(self, action_id: str) -> Action | None: ...
-
-    def put(self, action: Action) -> None: ...
-
-    def start_attempt(self, action_id: str, *, now: datetime) -> Action | None: ...
-
-    def finish(
-        self,
-        action_id: str,
-        state: ActionState,
-        *,
-        now: datetime,
-        result: dict[str, Any] | None = None,
-        errors: tuple[ActionError, ...] = (),
-        last_error: ActionError | None = None,
-    ) -> Action | None: ...
-
-
-class OrderStore(Protocol):
-    """The read path's change-detecting store (``OrderRepository.save_changed``)."""
-
-    def save_changed(
-        self, orders: Sequence[Order], *, seen_at: datetime, observed_at: datetime | None = None
-    ) -> Any: ...
 
 
 class RetryLaterError(Exception):
@@ -86,7 +55,7 @@ class ActionApplier:
         self,
         store: ActionStore,
         runner: ActionRunner,
-        orders: OrderStore | None,
+        orders: OrderWriter | None,
         *,
         max_receive_count: int,
         clock: Callable[[], datetime] = utc_now,

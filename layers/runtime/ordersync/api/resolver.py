@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -31,7 +31,8 @@ from pydantic import BaseModel, Field
 
 from ordersync import __version__
 from ordersync.actions.accept import AcceptFailedError, ActionAcceptor
-from ordersync.actions.models import AcceptedAction, Action, ActionKind, ActionView
+from ordersync.actions.models import AcceptedAction, ActionKind, ActionView
+from ordersync.actions.ports import ActionStore
 from ordersync.api.bodies import TicketscloudExportBody
 from ordersync.api.errors import ApiError, error_response, validation_detail
 from ordersync.api.idempotency import (
@@ -44,6 +45,7 @@ from ordersync.clients_auth import Access, Principal
 from ordersync.models import OrderStatus, Platform
 from ordersync.platforms.ecards import EcardsCreateOrderRequest
 from ordersync.platforms.ticketscloud import TicketscloudOrderActions
+from ordersync.sync.ports import OrderReader
 from ordersync.sync.records import StoredOrder
 
 logger = Logger(child=True)
@@ -67,31 +69,12 @@ StoredOrderId = Annotated[str, Path(max_length=512, description="The platform's 
 ActionId = Annotated[str, Path(max_length=64, description="The action id the 202 answered")]
 
 
-class ActionReader(Protocol):
-    def get(self, action_id: str) -> Action | None: ...
-
-
-class OrderReader(Protocol):
-    """The read path's ``OrderRepository``: ``get`` and ``list`` are all the API uses."""
-
-    def get(self, platform: Platform, order_id: str) -> StoredOrder | None: ...
-
-    def list(
-        self,
-        platform: Platform | None = None,
-        status: OrderStatus | None = None,
-        changed_since: datetime | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> tuple[list[StoredOrder], str | None]: ...
-
-
 @dataclass
 class ApiServices:
     """What the routes need; the Lambda builds it from the environment, tests from moto and fakes."""
 
     acceptor: ActionAcceptor
-    actions: ActionReader
+    actions: ActionStore
     orders: OrderReader | None = None
     idempotency: IdempotentAcceptance | None = None
 

@@ -1,5 +1,5 @@
-"""The storage the read path needs, as protocols: the engine depends on these, the DynamoDB adapters in
-``ordersync.aws`` implement them, and unit tests may substitute them."""
+"""The ports of the orders and poll-state tables, each defined once: the services depend on these, the DynamoDB
+adapters in ``ordersync.aws`` implement them, and the unit tests' in-memory fakes substitute them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ordersync.models import Order, Platform, UtcDatetime
+from ordersync.models import Order, OrderStatus, Platform, UtcDatetime
 from ordersync.sync.records import SaveSummary, StoredOrder
 
 
@@ -32,14 +32,35 @@ class PollState(BaseModel):
     counters: dict[str, int] = Field(default_factory=dict)
 
 
-class OrderStore(Protocol):
+class OrderWriter(Protocol):
+    """Writes what changed of a batch of orders (the pollers and the action worker write the same way)."""
+
     def save_changed(
         self, orders: Sequence[Order], *, seen_at: datetime, observed_at: datetime | None = None
     ) -> SaveSummary: ...
 
+
+class OrderStore(OrderWriter, Protocol):
+    """What the pollers need of the orders table: the change-only write and the open-orders schedule."""
+
     def open_orders(self, platform: Platform, due_before: datetime, limit: int) -> list[StoredOrder]: ...
 
     def reschedule(self, stored: StoredOrder, *, next_check_at: datetime | None) -> bool: ...
+
+
+class OrderReader(Protocol):
+    """What the API reads of the orders table."""
+
+    def get(self, platform: Platform, order_id: str) -> StoredOrder | None: ...
+
+    def list(
+        self,
+        platform: Platform | None = None,
+        status: OrderStatus | None = None,
+        changed_since: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[StoredOrder], str | None]: ...
 
 
 class PollStateStore(Protocol):
