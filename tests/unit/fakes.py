@@ -1,0 +1,529 @@
+"""In-memory fakes of the ports the domain and services depend on, mirroring the semantics of the boto3
+adapters in ``ordersync.aws`` (conditions, what is written and when) without touching AWS or a socket.
+
+All fakes live in this one module so that an import path that moves (``platforms/``, ``aws/``) is fixed here once.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ordersync.actions.apply import ActionOutcome
+from ordersync.actions.models import Action, ActionError, ActionState
+from ordersync.clients_auth import ApiClient, hash_token, new_client
+from ordersync.errors import PermanentError
+from ordersync.models import Order, OrderPage, OrderStatus, Platform, QuarantinedRecord, order_key
+from ordersync.platforms.base import ListQuery
+from ordersync.sync.ports import LeaseLostError, PollState
+from ordersync.sync.records import (
+    OrderTooLargeError,
+    SaveSummary,
+    StoredOrder,
+    content_hash,
+    encode_order,
+    next_status_check,
+    refund_watch_end,
+)
+
+DEFAULT_REFUND_WATCH = timedelta(days=30)
+"""``Settings.refund_watch_days``' default, which ``OrderRepository`` uses when none is given."""
+
+
+# -- the orders table ---------------------------------------------------------------------------------------------
+class FakeOrderStore:
+    """``sync.ports.OrderStore`` (and the API's ``OrderReader``, and ``actions.apply.OrderStore``) over a dict.
+
+    Like ``OrderRepository``: only orders whose content hash differs are written, each write bumps the version
+    and keeps ``first_seen_at``; an item changed after ``observed_at`` is left alone and counted as a conflict;
+    the open-orders index is ``next_check_at`` (set by ``records.next_status_check`` with the refund watch)."""
+
+    def __init__(self, *, refund_watch: timedelta = DEFAULT_REFUND_WATCH) -> None:
+        self.refund_watch = refund_watch
+        self.items: dict[str, StoredOrder] = {}
+        self.writes: list[str] = []
+        """Every key written, in order (a content write, not a reschedule)."""
+        self.reschedules: list[tuple[str, datetime | None]] = []
+        self.fail_saves: Exception | None = None
+        self._lock = threading.Lock()
+
+    # writes
+    def save_changed(
+        self, orders: Sequence[Order], *, seen_at: datetime, observed_at: datetime | None = None
+    ) -> SaveSummary:
+        if self.fail_saves is not None:
+            raise self.fail_saves
+        latest = {order.key: order for order in orders}
+        written = created = unchanged = too_large = 0
+        new_keys: set[str] = set()
+        stale: set[str] = set()
+        with self._lock:
+            for key, order in latest.items():
+                digest = content_hash(order)
+                head = self.items.get(key)
+                if head is not None and head.content_hash == digest:
+                    unchanged += 1
+                    continue
+                if head is not None and observed_at is not None and head.last_changed_at > observed_at:
+                    stale.add(key)
+                    continue
+                try:
+                    raw_dropped = bool(encode_order(order).get("raw_dropped", False))
+                except OrderTooLargeError:
+                    too_large += 1
+                    continue
+                self.items[key] = self._stored(order, digest, head, seen_at, raw_dropped)
+                self.writes.append(key)
+                written += 1
+                if head is None:
+                    created += 1
+                    new_keys.add(key)
+        return SaveSummary(
+            written=written,
+            created=created,
+            unchanged=unchanged,
+            conflicts=len(stale),
+            too_large=too_large,
+            read_units=0.5 * len(latest),
+            write_units=float(written),
+            new_keys=frozenset(new_keys),
+            conflict_keys=frozenset(stale),
+        )
+
+    def _stored(
+        self, order: Order, digest: str, head: StoredOrder | None, seen_at: datetime, raw_dropped: bool
+    ) -> StoredOrder:
+        watch_end = refund_watch_end(
+            order,
+            seen_at=seen_at,
+            window=self.refund_watch,
+            stored_status=None if head is None else head.order.status,
+            stored_watch_end=None if head is None else head.watch_until,
+        )
+        next_check = next_status_check(order, seen_at, watch_end=watch_end)
+        return StoredOrder(
+            order=order,
+            content_hash=digest,
+            version=1 if head is None else head.version + 1,
+            first_seen_at=seen_at if head is None else head.first_seen_at,
+            last_changed_at=seen_at,
+            last_seen_at=seen_at,
+            next_check_at=next_check,
+            watch_until=watch_end if next_check is not None else None,
+            raw_dropped=raw_dropped,
+        )
+
+    def reschedule(self, stored: StoredOrder, *, next_check_at: datetime | None) -> bool:
+        """Conditional on the version read and on the order still being in the open-orders index."""
+        with self._lock:
+            current = self.items.get(stored.order.key)
+            if current is None or current.version != stored.version or current.next_check_at is None:
+                return False
+            update: dict[str, Any] = {"next_check_at": next_check_at}
+            if next_check_at is None:
+                update["watch_until"] = None
+            self.items[stored.order.key] = current.model_copy(update=update)
+            self.reschedules.append((stored.order.key, next_check_at))
+            return True
+
+    # reads
+    def open_orders(self, platform: Platform, due_before: datetime, limit: int) -> list[StoredOrder]:
+        """The sparse ``open-orders`` index: a platform's indexed orders due by ``due_before``, most overdue first."""
+        with self._lock:
+            due = [
+                stored
+                for stored in self.items.values()
+                if stored.order.platform is platform
+                and stored.next_check_at is not None
+                and stored.next_check_at <= due_before
+            ]
+        due.sort(key=lambda stored: (stored.next_check_at, stored.order.key))
+        return due[:limit]
+
+    def get(self, platform: Platform, order_id: str) -> StoredOrder | None:
+        return self.items.get(order_key(platform, order_id))
+
+    def list(
+        self,
+        platform: Platform | None = None,
+        status: OrderStatus | None = None,
+        changed_since: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[StoredOrder], str | None]:
+        """Most recently changed first; the cursor is the offset, opaque-ish like the real one. A cursor this
+        store did not hand out raises ``ValueError`` (the real ``InvalidCursorError`` is a ``ValueError``)."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        start = 0
+        if cursor is not None:
+            if not cursor.startswith("offset:") or not cursor.removeprefix("offset:").isdigit():
+                raise ValueError("cursor is not one this API handed out")
+            start = int(cursor.removeprefix("offset:"))
+        found = [
+            stored
+            for stored in self.items.values()
+            if (platform is None or stored.order.platform is platform)
+            and (status is None or stored.order.status is status)
+            and (changed_since is None or stored.last_changed_at >= changed_since)
+        ]
+        found.sort(key=lambda stored: (stored.last_changed_at, stored.order.key), reverse=True)
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        return page, (f"offset:{start + limit}" if more else None)
+
+    # test helpers
+    def seed(self, *orders: Order, at: datetime) -> None:
+        """Store orders as a poll at ``at`` would (not counted in ``writes``)."""
+        self.save_changed(orders, seen_at=at)
+        self.writes.clear()
+
+    def stored(self, order: Order) -> StoredOrder:
+        return self.items[order.key]
+
+
+# -- the poll-state table -----------------------------------------------------------------------------------------
+@dataclass
+class _StateRow:
+    poller: str
+    cursor: str | None = None
+    checkpoint: str | None = None  # JSON, as the real table stores it
+    last_complete_run_at: datetime | None = None
+    last_run_id: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def state(self) -> PollState:
+        return PollState(
+            poller=self.poller,
+            cursor=self.cursor,
+            checkpoint=json.loads(self.checkpoint) if self.checkpoint else None,
+            last_complete_run_at=self.last_complete_run_at,
+            last_run_id=self.last_run_id,
+            lease_owner=self.lease_owner,
+            lease_expires_at=self.lease_expires_at,
+            counters=dict(self.counters),
+        )
+
+
+class FakePollStateStore:
+    """``sync.ports.PollStateStore`` with ``PollStateRepository``'s conditions: ``acquire`` refuses while another
+    owner's lease has not expired; ``checkpoint`` and ``complete`` need the caller to own the lease (else
+    ``LeaseLostError``); ``release`` leaves a lease that another owner took alone."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, _StateRow] = {}
+        self.checkpoints: list[dict[str, Any] | None] = []
+        """Every checkpoint written, in order."""
+        self._lock = threading.Lock()
+
+    def get(self, poller: str) -> PollState | None:
+        row = self.rows.get(poller)
+        return None if row is None else row.state()
+
+    def acquire(self, poller: str, owner: str, *, now: datetime, lease_for: timedelta) -> PollState | None:
+        with self._lock:
+            row = self.rows.setdefault(poller, _StateRow(poller))
+            held = row.lease_expires_at is not None and not (row.lease_expires_at < now or row.lease_owner == owner)
+            if held:
+                return None
+            row.lease_owner, row.lease_expires_at, row.last_run_id = owner, now + lease_for, owner
+            row.counters["runs_started"] = row.counters.get("runs_started", 0) + 1
+            return row.state()
+
+    def checkpoint(
+        self,
+        poller: str,
+        owner: str,
+        *,
+        checkpoint: dict[str, Any] | None,
+        now: datetime,
+        lease_for: timedelta,
+    ) -> None:
+        with self._lock:
+            row = self._owned(poller, owner)
+            row.lease_expires_at = now + lease_for
+            row.checkpoint = None if checkpoint is None else json.dumps(checkpoint, sort_keys=True)
+            self.checkpoints.append(copy.deepcopy(checkpoint))
+
+    def complete(self, poller: str, owner: str, *, cursor: str | None, now: datetime, counters: dict[str, int]) -> None:
+        with self._lock:
+            row = self._owned(poller, owner)
+            row.last_complete_run_at = now
+            row.cursor = cursor
+            row.checkpoint = None
+            row.lease_owner = row.lease_expires_at = None
+            row.counters["runs_completed"] = row.counters.get("runs_completed", 0) + 1
+            for name, amount in counters.items():
+                row.counters[name] = row.counters.get(name, 0) + int(amount)
+
+    def release(self, poller: str, owner: str) -> None:
+        with self._lock:
+            row = self.rows.get(poller)
+            if row is not None and row.lease_owner == owner:
+                row.lease_owner = row.lease_expires_at = None
+
+    def _owned(self, poller: str, owner: str) -> _StateRow:
+        row = self.rows.get(poller)
+        if row is None or row.lease_owner != owner:
+            raise LeaseLostError(f"poller {poller!r}: lease lost")
+        return row
+
+    # test helpers
+    def hold(self, poller: str, owner: str, *, until: datetime) -> None:
+        """Another run holds the lease until ``until``."""
+        row = self.rows.setdefault(poller, _StateRow(poller))
+        row.lease_owner, row.lease_expires_at = owner, until
+
+    def set_state(self, poller: str, *, cursor: str | None = None, checkpoint: dict[str, Any] | None = None) -> None:
+        row = self.rows.setdefault(poller, _StateRow(poller))
+        row.cursor = cursor
+        row.checkpoint = None if checkpoint is None else json.dumps(checkpoint, sort_keys=True)
+
+
+# -- a platform ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StatusReading:
+    """What ``EcardsClient.get_order_status`` answers, as much as the status poller reads of it."""
+
+    raw_status: str
+    status: OrderStatus
+
+
+class FakePlatformClient:
+    """``platforms.base.PlatformClient`` over a list of canonical orders.
+
+    ``newest_first=False`` (Ticketscloud, Bizon365): ``created_from``/``created_to`` filter (both inclusive), oldest
+    first, ``total`` given. ``newest_first=True`` (e-cards): no filters, newest first, ``total_pages`` given.
+    ``fault`` makes every request raise it (``faults`` makes the n-th request, 1-based, raise); ``before_request``
+    runs before each request is answered (to change the orders under a running scan)."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        orders: Iterable[Order] = (),
+        *,
+        max_page_size: int = 10,
+        newest_first: bool = False,
+        quarantined: dict[int, tuple[QuarantinedRecord, ...]] | None = None,
+    ) -> None:
+        self.platform = platform
+        self.max_page_size = max_page_size
+        self.newest_first = newest_first
+        self.orders: list[Order] = list(orders)
+        self.quarantined = quarantined or {}
+        self.fault: Exception | None = None
+        self.faults: dict[int, Exception] = {}
+        self.before_request: Callable[[ListQuery], None] | None = None
+        self.queries: list[ListQuery] = []
+        self.closed = False
+        self._lock = threading.Lock()
+
+    @property
+    def requests(self) -> int:
+        return len(self.queries)
+
+    def add(self, *orders: Order) -> None:
+        with self._lock:
+            self.orders.extend(orders)
+
+    def replace(self, order: Order) -> None:
+        """The platform's copy of an order changed."""
+        with self._lock:
+            self.orders = [order if known.key == order.key else known for known in self.orders]
+
+    def list_orders(self, query: ListQuery) -> OrderPage:
+        with self._lock:
+            self.queries.append(query)
+            number = len(self.queries)
+        if self.before_request is not None:
+            self.before_request(query)
+        if self.fault is not None:
+            raise self.fault
+        if number in self.faults:
+            raise self.faults[number]
+        size = query.page_size or self.max_page_size
+        with self._lock:
+            matching = [order for order in self.orders if self.newest_first or _in_window(order, query)]
+        matching.sort(key=lambda order: (order.created_at, order.order_id), reverse=self.newest_first)
+        start = (query.page - 1) * size
+        pages = max(1, -(-len(matching) // size))
+        return OrderPage(
+            platform=self.platform,
+            orders=tuple(matching[start : start + size]),
+            quarantined=self.quarantined.get(query.page, ()),
+            page=query.page,
+            page_size=size,
+            total=None if self.newest_first else len(matching),
+            total_pages=pages if self.newest_first else None,
+        )
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _in_window(order: Order, query: ListQuery) -> bool:
+    if query.created_from is not None and order.created_at < query.created_from:
+        return False
+    return not (query.created_to is not None and order.created_at > query.created_to)
+
+
+class FakeStatusClient(FakePlatformClient):
+    """A client that also reads one order's status (``sync.status.StatusReader``, the e-cards shape). An order it
+    does not know answers ``404`` as a ``PermanentError``; ``status_faults`` makes reads of an order id fail."""
+
+    def __init__(self, platform: Platform, orders: Iterable[Order] = (), **kwargs: Any) -> None:
+        super().__init__(platform, orders, newest_first=True, **kwargs)
+        self.statuses: dict[str, StatusReading] = {}
+        self.status_faults: dict[str, Exception] = {}
+        self.status_reads: list[str] = []
+
+    def get_order_status(self, order_id: str) -> StatusReading:
+        with self._lock:
+            self.status_reads.append(order_id)
+        if order_id in self.status_faults:
+            raise self.status_faults[order_id]
+        if order_id in self.statuses:
+            return self.statuses[order_id]
+        known = next((order for order in self.orders if order.order_id == order_id), None)
+        if known is None:
+            raise PermanentError(self.platform, f"GET /v1/orders/{order_id}/status: HTTP 404", status_code=404)
+        return StatusReading(raw_status=known.raw_status, status=known.status)
+
+
+# -- the actions table and queue ----------------------------------------------------------------------------------
+class FakeActionStore:
+    """``ActionRecorder`` + ``ActionStore`` + ``ActionReader`` in one, as ``ActionRepository`` is: ``start_attempt``
+    and ``finish`` refuse (``None``) a missing or final (succeeded/failed) action; ``create`` refuses a taken id."""
+
+    def __init__(self) -> None:
+        self.actions: dict[str, Action] = {}
+        self.fail_create: Exception | None = None
+        self.fail_get: Exception | None = None
+        self._lock = threading.Lock()
+
+    def create(self, action: Action) -> None:
+        if self.fail_create is not None:
+            raise self.fail_create
+        with self._lock:
+            if action.action_id in self.actions:
+                raise ValueError(f"action {action.action_id} already exists")
+            self.actions[action.action_id] = action
+
+    def put(self, action: Action) -> None:
+        with self._lock:
+            self.actions[action.action_id] = action
+
+    def get(self, action_id: str) -> Action | None:
+        if self.fail_get is not None:
+            raise self.fail_get
+        return self.actions.get(action_id)
+
+    def start_attempt(self, action_id: str, *, now: datetime) -> Action | None:
+        return self._update(
+            action_id,
+            lambda action: {
+                "state": ActionState.RUNNING,
+                "started_at": now,
+                "updated_at": now,
+                "attempts": action.attempts + 1,
+            },
+        )
+
+    def finish(
+        self,
+        action_id: str,
+        state: ActionState,
+        *,
+        now: datetime,
+        result: dict[str, Any] | None = None,
+        errors: tuple[ActionError, ...] = (),
+        last_error: ActionError | None = None,
+    ) -> Action | None:
+        values: dict[str, Any] = {"state": state, "updated_at": now}
+        if state.is_final or state is ActionState.DEAD_LETTERED:
+            values["finished_at"] = now
+        if result is not None:
+            values["result"] = json.loads(json.dumps(result, default=str))
+        if errors:
+            values["errors"] = errors
+        if last_error is not None:
+            values["last_error"] = last_error
+        return self._update(action_id, lambda _: values)
+
+    def _update(self, action_id: str, values: Callable[[Action], dict[str, Any]]) -> Action | None:
+        with self._lock:
+            action = self.actions.get(action_id)
+            if action is None or action.state.is_final:
+                return None
+            updated = action.model_copy(update=values(action))
+            self.actions[action_id] = updated
+            return updated
+
+
+class FakeActionSender:
+    """``ActionSender``: keeps what was queued, in order; ``fail`` makes sends raise."""
+
+    def __init__(self) -> None:
+        self.sent: list[Action] = []
+        self.fail: Exception | None = None
+        self._ids = itertools.count(1)
+
+    def send(self, action: Action) -> str:
+        if self.fail is not None:
+            raise self.fail
+        self.sent.append(action)
+        return f"message-{next(self._ids)}"
+
+
+Script = Callable[[Action], ActionOutcome]
+
+
+class FakeActionRunner:
+    """``ActionRunner`` answering each action from its script (a list of steps, the last one repeating);
+    an action without a script succeeds with ``default``. Every call is recorded."""
+
+    def __init__(self, default: Script | None = None) -> None:
+        self.default: Script = default or (lambda action: ActionOutcome(summary={"ok": True}))
+        self.scripts: dict[str, list[Script]] = {}
+        self.calls: list[str] = []
+
+    def script(self, action_id: str, *steps: Script) -> None:
+        self.scripts[action_id] = list(steps)
+
+    def run(self, action: Action) -> ActionOutcome:
+        self.calls.append(action.action_id)
+        steps = self.scripts.get(action.action_id, [self.default])
+        step = steps.pop(0) if len(steps) > 1 else steps[0]
+        return step(action)
+
+
+# -- API clients --------------------------------------------------------------------------------------------------
+class FakeClientLookup:
+    """``api.authorizer.ClientLookup`` like ``ClientRepository.find_by_token``: found by the token's hash, then
+    verified (a revoked client's token finds nothing)."""
+
+    def __init__(self) -> None:
+        self.clients: dict[str, ApiClient] = {}
+
+    def create(self, name: str, scopes: Iterable[str], *, now: datetime | None = None) -> str:
+        client, token = new_client(name, scopes, now=now or datetime.now(UTC))
+        self.clients[name] = client
+        return token
+
+    def revoke(self, name: str, *, now: datetime | None = None) -> None:
+        self.clients[name] = self.clients[name].model_copy(update={"revoked_at": now or datetime.now(UTC)})
+
+    def find_by_token(self, token: str) -> ApiClient | None:
+        digest = hash_token(token)
+        for client in self.clients.values():
+            if client.token_hash == digest and client.verifies(token):
+                return client
+        return None

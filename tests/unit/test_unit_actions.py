@@ -1,0 +1,317 @@
+"""Accepting actions (``actions.accept``) and applying them (``actions.apply``) on fakes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from builders import NOW, Clock, order
+from fakes import FakeActionRunner, FakeActionSender, FakeActionStore, FakeOrderStore, Script
+
+from ordersync.actions.accept import AcceptFailedError, ActionAcceptor
+from ordersync.actions.apply import ActionApplier, ActionOutcome, RetryLaterError
+from ordersync.actions.models import EXPORT_GROUP, Action, ActionError, ActionKind, ActionMessage, ActionState
+from ordersync.errors import AuthenticationError, PermanentError, PlatformError, RetryableError
+from ordersync.models import Platform
+
+MAX_RECEIVES = 4
+ORDER_ID = "5bacf64ea0eb2f000c45160a"
+
+
+@pytest.fixture
+def store() -> FakeActionStore:
+    return FakeActionStore()
+
+
+@pytest.fixture
+def sender() -> FakeActionSender:
+    return FakeActionSender()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def acceptor(store: FakeActionStore, sender: FakeActionSender, clock: Clock) -> ActionAcceptor:
+    return ActionAcceptor(store, sender, clock=clock)
+
+
+@pytest.fixture
+def runner() -> FakeActionRunner:
+    return FakeActionRunner()
+
+
+@pytest.fixture
+def orders() -> FakeOrderStore:
+    return FakeOrderStore()
+
+
+@pytest.fixture
+def applier(store: FakeActionStore, runner: FakeActionRunner, orders: FakeOrderStore, clock: Clock) -> ActionApplier:
+    return ActionApplier(store, runner, orders, max_receive_count=MAX_RECEIVES, clock=clock)
+
+
+def accept_order_action(acceptor: ActionAcceptor, order_id: str = ORDER_ID) -> Action:
+    return acceptor.accept(
+        kind=ActionKind.TICKETSCLOUD_ORDER_ACTIONS,
+        order_id=order_id,
+        client_id="crm",
+        payload={"send_tickets": True},
+    )
+
+
+def platform_error(cls: type[PlatformError], status: int, body: object = None) -> PlatformError:
+    return cls(Platform.TICKETSCLOUD, f"PATCH /orders: HTTP {status}", status_code=status, body=body)
+
+
+def raising(error: Exception) -> Script:
+    def step(action: Action) -> ActionOutcome:
+        raise error
+
+    return step
+
+
+# -- accepting ----------------------------------------------------------------------------------------------------
+def test_an_accepted_action_is_recorded_queued_before_it_is_sent(
+    acceptor: ActionAcceptor, store: FakeActionStore, sender: FakeActionSender
+) -> None:
+    action = accept_order_action(acceptor)
+
+    assert store.get(action.action_id) == action
+    assert action.state is ActionState.QUEUED
+    assert [sent.action_id for sent in sender.sent] == [action.action_id]
+    assert action.accepted_at == NOW
+
+
+def test_actions_on_one_order_share_its_message_group(acceptor: ActionAcceptor) -> None:
+    first, second = accept_order_action(acceptor), accept_order_action(acceptor)
+    other = accept_order_action(acceptor, "another-order")
+
+    assert first.group_id == second.group_id == f"ticketscloud#{ORDER_ID}"
+    assert other.group_id == "ticketscloud#another-order"
+    assert first.action_id != second.action_id
+
+
+def test_exports_share_the_single_exports_group(acceptor: ActionAcceptor) -> None:
+    action = acceptor.accept(
+        kind=ActionKind.TICKETSCLOUD_EXPORT, order_id=None, client_id="crm", payload={"email": "a@b.c"}
+    )
+
+    assert action.group_id == EXPORT_GROUP
+    assert action.platform is Platform.TICKETSCLOUD
+
+
+def test_an_action_that_cannot_be_recorded_is_not_queued(
+    acceptor: ActionAcceptor, store: FakeActionStore, sender: FakeActionSender
+) -> None:
+    store.fail_create = RuntimeError("table unavailable")
+
+    with pytest.raises(AcceptFailedError, match="recorded"):
+        accept_order_action(acceptor)
+    assert sender.sent == []
+
+
+def test_an_action_that_cannot_be_queued_is_marked_failed_not_queued(
+    acceptor: ActionAcceptor, store: FakeActionStore, sender: FakeActionSender
+) -> None:
+    sender.fail = RuntimeError("queue unavailable")
+
+    with pytest.raises(AcceptFailedError, match="queued"):
+        accept_order_action(acceptor)
+    [recorded] = store.actions.values()
+    assert recorded.state is ActionState.FAILED
+    assert [error.code for error in recorded.errors] == ["not_queued"]
+
+
+# -- applying -----------------------------------------------------------------------------------------------------
+def test_a_successful_action_is_recorded_with_its_summary_and_its_order_saved(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner, orders: FakeOrderStore
+) -> None:
+    action = accept_order_action(acceptor)
+    answered = order(ORDER_ID)
+    runner.default = lambda _: ActionOutcome(summary={"order_status": "pending"}, order=answered)
+
+    done = applier.apply(action.to_message(), receive_count=1)
+
+    assert done.state is ActionState.SUCCEEDED
+    assert (done.attempts, done.result, done.finished_at) == (1, {"order_status": "pending"}, NOW)
+    assert orders.stored(answered).version == 1
+
+
+def test_promocode_errors_of_a_successful_answer_are_kept_on_the_action(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner
+) -> None:
+    action = accept_order_action(acceptor)
+    refused = ActionError(code="promocode_not_found", message="no such promocode", status_code=200)
+    runner.default = lambda _: ActionOutcome(summary={"promocodes": {"sent": 1, "failed": 1}}, errors=(refused,))
+
+    done = applier.apply(action.to_message(), receive_count=1)
+
+    assert done.state is ActionState.SUCCEEDED
+    assert done.errors == (refused,)
+
+
+def test_the_platforms_answer_does_not_overwrite_an_order_stored_after_the_request_was_sent(
+    acceptor: ActionAcceptor,
+    applier: ActionApplier,
+    runner: FakeActionRunner,
+    orders: FakeOrderStore,
+    clock: Clock,
+) -> None:
+    action = accept_order_action(acceptor)
+    polled = order(ORDER_ID, email="newer@example.com")
+
+    def a_poller_stores_the_order_meanwhile(_: Action) -> ActionOutcome:
+        orders.save_changed([polled], seen_at=clock.advance(timedelta(seconds=1)))
+        return ActionOutcome(summary={}, order=order(ORDER_ID, email="older@example.com"))
+
+    runner.default = a_poller_stores_the_order_meanwhile
+
+    applier.apply(action.to_message(), receive_count=1)
+
+    assert orders.stored(polled).order == polled
+
+
+def test_a_retryable_error_returns_the_action_to_the_queue_with_its_last_error(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner, store: FakeActionStore
+) -> None:
+    action = accept_order_action(acceptor)
+    runner.default = raising(platform_error(RetryableError, 503))
+
+    with pytest.raises(RetryLaterError):
+        applier.apply(action.to_message(), receive_count=1)
+    queued = store.get(action.action_id)
+    assert queued is not None
+    assert queued.state is ActionState.QUEUED
+    assert queued.attempts == 1
+    assert queued.last_error is not None
+    assert (queued.last_error.code, queued.last_error.status_code) == ("http_503", 503)
+
+
+def test_a_retryable_action_succeeds_on_a_later_delivery(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner
+) -> None:
+    action = accept_order_action(acceptor)
+    runner.script(action.action_id, raising(platform_error(RetryableError, 429)), lambda _: ActionOutcome(summary={}))
+
+    with pytest.raises(RetryLaterError):
+        applier.apply(action.to_message(), receive_count=1)
+    done = applier.apply(action.to_message(), receive_count=2)
+
+    assert done.state is ActionState.SUCCEEDED
+    assert done.attempts == 2
+
+
+def test_a_retryable_error_on_the_last_receive_dead_letters_the_action(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner, store: FakeActionStore
+) -> None:
+    action = accept_order_action(acceptor)
+    runner.default = raising(platform_error(RetryableError, 500))
+
+    with pytest.raises(RetryLaterError):
+        applier.apply(action.to_message(), receive_count=MAX_RECEIVES)
+    dead = store.get(action.action_id)
+    assert dead is not None
+    assert dead.state is ActionState.DEAD_LETTERED
+    assert dead.finished_at == NOW
+
+
+def test_a_permanent_error_fails_the_action_at_once_keeping_the_platforms_body(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner
+) -> None:
+    action = accept_order_action(acceptor)
+    body = {"errors": {"customer": {"email": ["invalid"]}}}
+    runner.default = raising(platform_error(PermanentError, 400, body))
+
+    failed = applier.apply(action.to_message(), receive_count=1)
+
+    assert failed.state is ActionState.FAILED
+    [error] = failed.errors
+    assert (error.code, error.status_code, error.detail) == ("http_400", 400, body)
+    assert failed.last_error == error
+
+
+def test_an_authentication_error_is_permanent(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner
+) -> None:
+    action = accept_order_action(acceptor)
+    runner.default = raising(platform_error(AuthenticationError, 401, "bad token"))
+
+    assert applier.apply(action.to_message(), receive_count=1).state is ActionState.FAILED
+
+
+def test_an_unexpected_error_is_retried_as_an_internal_error(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner, store: FakeActionStore
+) -> None:
+    action = accept_order_action(acceptor)
+    runner.default = raising(KeyError("TICKETSCLOUD_SECRET"))
+
+    with pytest.raises(RetryLaterError):
+        applier.apply(action.to_message(), receive_count=1)
+    queued = store.get(action.action_id)
+    assert queued is not None
+    assert queued.last_error is not None
+    assert queued.last_error.code == "internal_error"
+
+
+@pytest.mark.parametrize("final", ["succeeded", "failed"])
+def test_a_redelivered_final_action_is_acknowledged_without_calling_the_platform(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner, store: FakeActionStore, final: str
+) -> None:
+    action = accept_order_action(acceptor)
+    store.finish(action.action_id, ActionState(final), now=NOW)
+
+    again = applier.apply(action.to_message(), receive_count=2)
+
+    assert again.state is ActionState(final)
+    assert runner.calls == []
+
+
+def test_a_message_whose_record_is_missing_is_rebuilt_and_applied(
+    applier: ActionApplier, runner: FakeActionRunner, store: FakeActionStore
+) -> None:
+    message = ActionMessage(
+        action_id="lost-record",
+        kind=ActionKind.TICKETSCLOUD_ORDER_ACTIONS,
+        order_id=ORDER_ID,
+        group_id=f"ticketscloud#{ORDER_ID}",
+        client_id="crm",
+        payload={"send_tickets": True},
+        accepted_at=NOW - timedelta(days=40),
+    )
+
+    done = applier.apply(message, receive_count=1)
+
+    assert done.state is ActionState.SUCCEEDED
+    assert runner.calls == ["lost-record"]
+    assert store.get("lost-record") is not None
+
+
+def test_a_failure_to_store_the_returned_order_does_not_fail_the_action(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner, orders: FakeOrderStore
+) -> None:
+    action = accept_order_action(acceptor)
+    orders.fail_saves = RuntimeError("throttled")
+    runner.default = lambda _: ActionOutcome(summary={}, order=order(ORDER_ID))
+
+    assert applier.apply(action.to_message(), receive_count=1).state is ActionState.SUCCEEDED
+
+
+def test_an_action_held_back_on_its_last_receive_is_dead_lettered_and_before_that_left_alone(
+    acceptor: ActionAcceptor, applier: ActionApplier, store: FakeActionStore
+) -> None:
+    action = accept_order_action(acceptor)
+
+    applier.hold_back(action.to_message(), receive_count=MAX_RECEIVES - 1)
+    before = store.get(action.action_id)
+    applier.hold_back(action.to_message(), receive_count=MAX_RECEIVES)
+    after = store.get(action.action_id)
+
+    assert before is not None
+    assert before.state is ActionState.QUEUED
+    assert after is not None
+    assert after.state is ActionState.DEAD_LETTERED
+    assert after.last_error is not None
+    assert after.last_error.code == "held_back"

@@ -1,0 +1,321 @@
+"""The REST API (``api.resolver``) behind a played API Gateway and the real authorizer, on fake services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from builders import NOW, ApiAnswer, ApiGateway, FakeLambdaContext, answer_of, api_event, order
+from fakes import FakeActionSender, FakeActionStore, FakeClientLookup, FakeOrderStore
+
+from ordersync.actions.accept import ActionAcceptor
+from ordersync.actions.models import EXPORT_GROUP, ActionState
+from ordersync.api.resolver import ApiServices, OrdersyncApi
+
+ORDER = "5bacf64ea0eb2f000c45160a"
+ACTIONS = f"/orders/ticketscloud/{ORDER}/actions"
+ECARDS_BODY = {
+    "participant": {"email": "test@test.test", "name": "John Doe", "phone": "79251153242"},
+    "ecards": [{"id": 1, "quantity": 1, "faceValue": "100 ₽"}],
+}
+SCOPES = {
+    "actor": ["ticketscloud:act", "ecards:act"],
+    "reader": ["ticketscloud:read"],
+    "outsider": ["bizon365:read"],
+}
+
+
+class Api:
+    """The API handler on fakes, with a client per entry of ``SCOPES``."""
+
+    def __init__(self, *, with_orders: bool = True) -> None:
+        self.actions = FakeActionStore()
+        self.queue = FakeActionSender()
+        self.orders = FakeOrderStore()
+        self.clients = FakeClientLookup()
+        self.tokens = {name: self.clients.create(name, scopes) for name, scopes in SCOPES.items()}
+        services = ApiServices(
+            acceptor=ActionAcceptor(self.actions, self.queue),
+            actions=self.actions,
+            orders=self.orders if with_orders else None,
+        )
+        self.handler = OrdersyncApi(services)
+        self.gateway = ApiGateway(self.handler, self.clients)
+
+    def post(self, path: str, body: Any, *, client: str = "actor", **kwargs: Any) -> ApiAnswer:
+        return self.gateway.call("POST", path, token=self.tokens.get(client, client), body=body, **kwargs)
+
+    def get(self, path: str, *, client: str = "actor", **kwargs: Any) -> ApiAnswer:
+        return self.gateway.call("GET", path, token=self.tokens.get(client, client), **kwargs)
+
+
+@pytest.fixture
+def api() -> Api:
+    return Api()
+
+
+# -- accepting actions ----------------------------------------------------------------------------------------
+def test_order_actions_are_recorded_queued_in_the_orders_group_and_answered_202(api: Api) -> None:
+    answer = api.post(ACTIONS, {"customer": {"name": "Ivan", "lang": "ru"}, "send_tickets": True})
+
+    assert answer.status == 202
+    action_id = answer.body["action_id"]
+    assert answer.headers["Location"] == f"/Prod/actions/{action_id}" == answer.body["status_url"]
+    assert answer.body["state"] == "queued"
+    stored = api.actions.get(action_id)
+    assert stored is not None
+    assert stored.client_id == "actor"
+    assert stored.payload == {"customer": {"name": "Ivan", "lang": "ru"}, "send_tickets": True}
+    [queued] = api.queue.sent
+    assert (queued.action_id, queued.group_id) == (action_id, f"ticketscloud#{ORDER}")
+
+
+def test_an_ecards_order_without_an_order_id_gets_a_uuid_that_is_returned_and_queued(api: Api) -> None:
+    answer = api.post("/ecards/orders", ECARDS_BODY)
+
+    assert answer.status == 202
+    order_id = answer.body["order_id"]
+    assert len(order_id) == 36
+    assert api.queue.sent[0].group_id == f"ecards#{order_id}"
+
+
+def test_an_export_is_queued_in_the_single_exports_group(api: Api) -> None:
+    answer = api.post("/exports/ticketscloud", {"email": "a@b.c", "status": ["done"]})
+
+    assert answer.status == 202
+    assert answer.body["order_id"] is None
+    assert api.queue.sent[0].group_id == EXPORT_GROUP
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (ACTIONS, {"vendor_data": {"order_id": "x" * 65}}, "vendor_data.order_id"),
+        (ACTIONS, {"customer": {"lang": "de"}}, "customer.lang"),
+        (ACTIONS, {"promocodes": []}, "promocodes"),
+        (ACTIONS, {"surprise": 1}, "surprise"),
+        (ACTIONS, {}, "body"),
+        ("/ecards/orders", {"ecards": ECARDS_BODY["ecards"]}, "participant"),
+        ("/ecards/orders", ECARDS_BODY | {"orderId": "not-a-uuid"}, "orderId"),
+        ("/exports/ticketscloud", {"email": "a@b.c", "status": ["paid"]}, "status"),
+        ("/exports/ticketscloud", {"email": "not-an-email"}, "email"),
+    ],
+)
+def test_a_body_breaking_its_schema_is_422_naming_the_field_and_nothing_is_queued(
+    api: Api, path: str, body: dict[str, Any], field: str
+) -> None:
+    answer = api.post(path, body)
+
+    assert answer.status == 422
+    assert answer.body["error"] == "validation_failed"
+    assert answer.message.startswith(field), answer.message
+    assert api.queue.sent == []
+    assert api.actions.actions == {}
+
+
+@pytest.mark.parametrize("order_id", ["x" * 101, "has space", "заказ"])
+def test_an_order_id_that_cannot_name_a_fifo_group_is_422(api: Api, order_id: str) -> None:
+    assert api.post(f"/orders/ticketscloud/{order_id}/actions", {"send_tickets": True}).status == 422
+
+
+def test_invalid_json_is_400(api: Api) -> None:
+    answer = api.gateway.call("POST", ACTIONS, token=api.tokens["actor"], raw_body="{not json")
+
+    assert answer.status == 400
+    assert answer.body["error"] == "invalid_json"
+
+
+def test_a_body_over_64_kb_is_413(api: Api) -> None:
+    answer = api.post(ACTIONS, {"vendor_data": {"order_id": "x" * (70 * 1024)}})
+
+    assert answer.status == 413
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", None])
+def test_a_body_that_is_not_json_by_its_content_type_is_415(api: Api, content_type: str | None) -> None:
+    answer = api.post(ACTIONS, {"send_tickets": True}, content_type=content_type)
+
+    assert answer.status == 415
+
+
+def test_a_malformed_idempotency_key_is_400(api: Api) -> None:
+    answer = api.post(ACTIONS, {"send_tickets": True}, headers={"Idempotency-Key": '"has space"'})
+
+    assert answer.status == 400
+    assert answer.body["error"] == "invalid_idempotency_key"
+
+
+def test_a_queue_failure_answers_503_and_marks_the_record_failed(api: Api) -> None:
+    api.queue.fail = RuntimeError("queue unavailable")
+
+    answer = api.post(ACTIONS, {"send_tickets": True})
+
+    assert answer.status == 503
+    [recorded] = api.actions.actions.values()
+    assert recorded.state is ActionState.FAILED
+
+
+def test_a_recording_failure_answers_503_and_queues_nothing(api: Api) -> None:
+    api.actions.fail_create = RuntimeError("table unavailable")
+
+    assert api.post(ACTIONS, {"send_tickets": True}).status == 503
+    assert api.queue.sent == []
+
+
+# -- who may do what ----------------------------------------------------------------------------------------------
+def test_no_token_is_401(api: Api) -> None:
+    assert api.gateway.call("POST", ACTIONS, token=None, body={"send_tickets": True}).status == 401
+
+
+def test_an_unknown_token_is_401(api: Api) -> None:
+    assert api.post(ACTIONS, {"send_tickets": True}, client="osk_not-a-client").status == 401
+
+
+def test_a_revoked_clients_token_is_401(api: Api) -> None:
+    api.clients.revoke("actor", now=NOW)
+
+    assert api.post(ACTIONS, {"send_tickets": True}).status == 401
+
+
+def test_a_handler_called_without_an_authorizer_context_is_401(api: Api) -> None:
+    event = api_event("POST", ACTIONS, token=api.tokens["actor"], body={"send_tickets": True})
+
+    answer = answer_of(api.handler(event, FakeLambdaContext()))
+
+    assert answer.status == 401
+
+
+def test_acting_without_the_act_scope_is_403_naming_the_scope(api: Api) -> None:
+    answer = api.post(ACTIONS, {"send_tickets": True}, client="reader")
+
+    assert answer.status == 403
+    assert "ticketscloud:act" in answer.message
+    assert api.queue.sent == []
+
+
+def test_reading_orders_without_the_read_scope_is_403(api: Api) -> None:
+    assert api.get(f"/orders/ticketscloud/{ORDER}", client="outsider").status == 403
+
+
+# -- reading actions ----------------------------------------------------------------------------------------------
+def test_an_action_shows_its_state_and_attempts_to_its_sender(api: Api) -> None:
+    action_id = api.post(ACTIONS, {"send_tickets": True}).body["action_id"]
+
+    answer = api.get(f"/actions/{action_id}")
+
+    assert answer.status == 200
+    assert (answer.body["state"], answer.body["attempts"], answer.body["order_id"]) == ("queued", 0, ORDER)
+
+
+def test_an_action_is_visible_to_readers_of_its_platform_and_hidden_from_others(api: Api) -> None:
+    action_id = api.post(ACTIONS, {"send_tickets": True}).body["action_id"]
+
+    assert api.get(f"/actions/{action_id}", client="reader").status == 200
+    assert api.get(f"/actions/{action_id}", client="outsider").status == 404
+
+
+def test_an_unknown_action_is_404_naming_it(api: Api) -> None:
+    answer = api.get("/actions/does-not-exist")
+
+    assert answer.status == 404
+    assert "does-not-exist" in answer.message
+
+
+def test_a_store_failure_while_reading_an_action_is_503_not_500(api: Api) -> None:
+    api.actions.fail_get = ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "GetItem")
+
+    answer = api.get("/actions/any")
+
+    assert answer.status == 503
+    assert answer.body["error"] == "unavailable"
+
+
+def test_an_unexpected_error_is_500_without_details(api: Api) -> None:
+    api.actions.fail_get = RuntimeError("secret detail")
+
+    answer = api.get("/actions/any")
+
+    assert answer.status == 500
+    assert "secret detail" not in answer.message
+
+
+# -- reading orders -----------------------------------------------------------------------------------------------
+def test_a_stored_order_is_returned_by_platform_and_id(api: Api) -> None:
+    api.orders.seed(order(ORDER, amount="156.00"), at=NOW)
+
+    answer = api.get(f"/orders/ticketscloud/{ORDER}", client="reader")
+
+    assert answer.status == 200
+    assert answer.body["order"]["order_id"] == ORDER
+    assert answer.body["order"]["total"]["amount"] == "156.00"
+    assert answer.body["version"] == 1
+
+
+def test_a_missing_order_is_404(api: Api) -> None:
+    assert api.get("/orders/ticketscloud/none", client="reader").status == 404
+
+
+def test_orders_are_listed_most_recently_changed_first_in_pages_with_a_cursor(api: Api) -> None:
+    for minute in range(5):
+        api.orders.seed(order(f"o{minute}"), at=NOW + timedelta(minutes=minute))
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(5):
+        query = {"platform": "ticketscloud", "limit": "2"} | ({"cursor": cursor} if cursor else {})
+        answer = api.get("/orders", client="reader", query=query)
+        assert answer.status == 200
+        seen += [item["order"]["order_id"] for item in answer.body["orders"]]
+        cursor = answer.body["next_cursor"]
+        if cursor is None:
+            break
+
+    assert seen == ["o4", "o3", "o2", "o1", "o0"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"platform": "ticketscloud", "status": "lost"}, "status"),
+        ({"platform": "ticketscloud", "limit": "1000"}, "limit"),
+        ({"platform": "ticketscloud", "changed_since": "2026-11-22T00:00:00"}, "changed_since"),
+        ({"platform": "ticketscloud", "cursor": "bm90LWEtY3Vyc29y"}, "cursor"),
+        ({}, "platform"),
+    ],
+)
+def test_a_bad_list_query_is_422_naming_the_parameter(api: Api, query: dict[str, str], field: str) -> None:
+    answer = api.get("/orders", client="reader", query=query or None)
+
+    assert answer.status == 422
+    assert answer.message.startswith(field), answer.message
+
+
+def test_orders_are_503_when_no_order_store_is_configured() -> None:
+    api = Api(with_orders=False)
+
+    assert api.get(f"/orders/ticketscloud/{ORDER}", client="reader").status == 503
+
+
+# -- routes -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/orders/shopify/1"),
+        ("POST", "/orders/bizon365/1/actions"),
+        ("GET", "/nowhere"),
+    ],
+)
+def test_unknown_platforms_and_routes_are_404(api: Api, method: str, path: str) -> None:
+    body = {"send_tickets": True} if method == "POST" else None
+
+    assert api.gateway.call(method, path, token=api.tokens["actor"], body=body).status == 404
+
+
+def test_the_openapi_document_lists_the_action_routes() -> None:
+    answer = Api().get("/openapi.json")
+
+    assert answer.status == 200
+    assert {"/orders/ticketscloud/{order_id}/actions", "/ecards/orders", "/exports/ticketscloud"} <= set(
+        answer.body["paths"]
+    )

@@ -1,0 +1,346 @@
+"""The list poller (``sync.engine.run_poller``) on fakes: windows, checkpoints, leases, deadlines, scans."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from builders import NOW, Clock, order, orders, with_status
+from fakes import FakeOrderStore, FakePlatformClient, FakePollStateStore
+
+from ordersync.config import Settings
+from ordersync.errors import RetryableError
+from ordersync.models import OrderStatus, Platform, QuarantinedRecord
+from ordersync.platforms.base import ListQuery
+from ordersync.sync import PollOptions, PollReport, poller_name, run_poller
+from ordersync.sync.engine import INITIAL_FROM
+from ordersync.sync.records import from_iso, to_iso
+
+NO_DEADLINE = 900_000
+LOOKBACK = timedelta(hours=2)
+
+
+class Poll:
+    """One platform's fake client, the fake stores, and a way to run the poller against them."""
+
+    def __init__(self, platform: Platform, client: FakePlatformClient) -> None:
+        self.platform = platform
+        self.client = client
+        self.store = FakeOrderStore()
+        self.state = FakePollStateStore()
+        self.clock = Clock()
+        self.poller = poller_name(platform)
+
+    def run(self, run_id: str = "run-1", *, remaining: Callable[[], int] | None = None, **options: Any) -> PollReport:
+        values: dict[str, Any] = {"lookback": LOOKBACK, "concurrency": 1, "clock": self.clock}
+        return run_poller(
+            self.platform,
+            settings=Settings(),
+            client=self.client,
+            repository=self.store,
+            state_repository=self.state,
+            remaining_time_ms=remaining or (lambda: NO_DEADLINE),
+            run_id=run_id,
+            options=PollOptions(**(values | options)),
+        )
+
+
+@pytest.fixture
+def window() -> Poll:
+    """Ticketscloud: 25 orders, pages of 10."""
+    return Poll(Platform.TICKETSCLOUD, FakePlatformClient(Platform.TICKETSCLOUD, orders(25), max_page_size=10))
+
+
+@pytest.fixture
+def scan() -> Poll:
+    """E-cards: 25 orders created a day ago or earlier, newest first, pages of 10."""
+    old = orders(25, platform=Platform.ECARDS, newest=NOW - timedelta(days=1))
+    return Poll(Platform.ECARDS, FakePlatformClient(Platform.ECARDS, old, max_page_size=10, newest_first=True))
+
+
+# -- the window strategy (Ticketscloud, Bizon365) ---------------------------------------------------------------
+def test_a_first_window_run_reads_every_page_once_and_stores_every_order(window: Poll) -> None:
+    report = window.run()
+
+    assert report.outcome == "completed"
+    assert [query.page for query in window.client.queries] == [1, 2, 3]
+    assert (report.pages, report.requests, report.written, report.created) == (3, 3, 25, 25)
+    assert len(window.store.items) == 25
+
+
+def test_a_first_window_starts_before_any_order_and_ends_at_the_runs_start(window: Poll) -> None:
+    window.run()
+
+    assert {(query.created_from, query.created_to) for query in window.client.queries} == {(INITIAL_FROM, NOW)}
+
+
+def test_a_completed_run_moves_the_cursor_to_the_windows_end_and_frees_the_lease(window: Poll) -> None:
+    report = window.run()
+    state = window.state.get(window.poller)
+
+    assert report.cursor == to_iso(NOW)
+    assert state is not None
+    assert (state.cursor, state.checkpoint, state.lease_owner) == (to_iso(NOW), None, None)
+    assert state.counters["orders_seen"] == 25
+
+
+def test_the_next_window_starts_at_the_cursor_minus_the_lookback(window: Poll) -> None:
+    window.run("run-1")
+    later = window.clock.advance(timedelta(minutes=10))
+    window.client.queries.clear()
+
+    window.run("run-2")
+
+    assert {(query.created_from, query.created_to) for query in window.client.queries} == {(NOW - LOOKBACK, later)}
+
+
+def test_an_unchanged_order_is_not_written_again(window: Poll) -> None:
+    window.run("run-1")
+    window.clock.advance(timedelta(minutes=5))
+    writes_before = len(window.store.writes)
+
+    report = window.run("run-2", lookback=timedelta(days=1))
+
+    assert (report.written, report.unchanged) == (0, 25)
+    assert len(window.store.writes) == writes_before
+    assert {stored.version for stored in window.store.items.values()} == {1}
+
+
+def test_a_changed_order_is_written_with_the_next_version(window: Poll) -> None:
+    window.run("run-1")
+    paid = with_status(window.client.orders[3], OrderStatus.PAID)
+    window.client.replace(paid)
+    window.clock.advance(timedelta(minutes=5))
+
+    report = window.run("run-2", lookback=timedelta(days=1))
+
+    assert report.written == 1
+    assert window.store.stored(paid).version == 2
+    assert window.store.stored(paid).order.status is OrderStatus.PAID
+
+
+def test_progress_is_checkpointed_after_each_batch_is_written(window: Poll) -> None:
+    stored_at_checkpoint: list[int] = []
+    checkpoint = window.state.checkpoint
+
+    def spy(*args: Any, **kwargs: Any) -> None:
+        stored_at_checkpoint.append(len(window.store.items))
+        checkpoint(*args, **kwargs)
+
+    window.state.checkpoint = spy  # type: ignore[method-assign]
+    window.run()
+
+    assert [saved["next_page"] for saved in window.state.checkpoints if saved] == [2, 3, 4]
+    assert stored_at_checkpoint == [10, 20, 25]
+
+
+def test_pages_after_the_first_are_read_concurrently_in_batches_of_the_concurrency(window: Poll) -> None:
+    window.client.orders = orders(45)
+
+    window.run(concurrency=2)
+
+    assert [saved["next_page"] for saved in window.state.checkpoints if saved] == [2, 4, 6]
+    assert sorted(query.page for query in window.client.queries) == [1, 2, 3, 4, 5]
+
+
+def test_a_run_resumes_from_the_checkpoint_of_an_unfinished_one(window: Poll) -> None:
+    window_to = NOW - timedelta(minutes=3)
+    window.state.set_state(
+        window.poller,
+        checkpoint={"kind": "window", "from": to_iso(INITIAL_FROM), "to": to_iso(window_to), "next_page": 3},
+    )
+
+    report = window.run()
+
+    assert report.resumed
+    assert [query.page for query in window.client.queries] == [3]
+    assert window.client.queries[0].created_to == window_to
+    assert report.cursor == to_iso(window_to)
+
+
+def test_a_failed_run_keeps_its_checkpoint_frees_the_lease_and_the_next_run_resumes(window: Poll) -> None:
+    window.client.faults = {3: RetryableError(Platform.TICKETSCLOUD, "GET /orders: HTTP 503", status_code=503)}
+
+    failed = window.run("run-1")
+    state = window.state.get(window.poller)
+    window.client.faults = {}
+    window.client.queries.clear()
+    resumed = window.run("run-2")
+
+    assert failed.outcome == "failed"
+    assert failed.error is not None
+    assert failed.error.startswith("RetryableError")
+    assert state is not None
+    assert state.checkpoint == {"kind": "window", "from": to_iso(INITIAL_FROM), "to": to_iso(NOW), "next_page": 3}
+    assert state.lease_owner is None
+    assert resumed.outcome == "completed"
+    assert resumed.resumed
+    assert [query.page for query in window.client.queries] == [3]
+    assert failed.written + resumed.written == 25
+
+
+def test_a_run_is_skipped_while_another_run_holds_the_lease(window: Poll) -> None:
+    window.state.hold(window.poller, "other-run", until=NOW + timedelta(minutes=5))
+
+    report = window.run()
+
+    assert report.outcome == "skipped_lease_held"
+    assert window.client.requests == 0
+    assert window.state.get(window.poller).lease_owner == "other-run"  # type: ignore[union-attr]
+
+
+def test_an_expired_lease_is_taken_over(window: Poll) -> None:
+    window.state.hold(window.poller, "killed-run", until=NOW - timedelta(seconds=1))
+
+    assert window.run().outcome == "completed"
+
+
+def test_a_run_stops_before_the_lambda_deadline_and_the_next_one_finishes(window: Poll) -> None:
+    def remaining() -> int:
+        return NO_DEADLINE if window.client.requests < 2 else 10_000  # under the 20 s safety margin
+
+    stopped = window.run("run-1", remaining=remaining)
+    state = window.state.get(window.poller)
+    finished = window.run("run-2")
+
+    assert stopped.outcome == "stopped_for_time"
+    assert stopped.written == 20
+    assert state is not None
+    assert state.lease_owner is None
+    assert state.checkpoint is not None
+    assert state.checkpoint["next_page"] == 3
+    assert finished.resumed
+    assert finished.written == 5
+
+
+def test_a_run_that_lost_its_lease_stops_without_moving_the_cursor(window: Poll) -> None:
+    def another_run_takes_over(query: ListQuery) -> None:
+        if query.page == 2:
+            window.state.hold(window.poller, "run-2", until=NOW + timedelta(minutes=15))
+
+    window.client.before_request = another_run_takes_over
+
+    report = window.run("run-1")
+    state = window.state.get(window.poller)
+
+    assert report.outcome == "lease_lost"
+    assert state is not None
+    assert state.cursor is None
+    assert state.lease_owner == "run-2"
+
+
+def test_quarantined_records_are_counted_and_the_rest_of_the_page_is_stored(window: Poll) -> None:
+    bad = QuarantinedRecord(platform=Platform.TICKETSCLOUD, record_id="broken", reason="created_at: missing")
+    window.client.quarantined = {2: (bad,)}
+
+    report = window.run()
+
+    assert report.outcome == "completed"
+    assert report.quarantined == 1
+    assert report.written == 25
+
+
+def test_bizon365_list_reads_ask_for_free_orders_too() -> None:
+    poll = Poll(Platform.BIZON365, FakePlatformClient(Platform.BIZON365, orders(3, platform=Platform.BIZON365)))
+
+    poll.run()
+
+    assert poll.client.queries[0].extra == {"free": "1"}
+
+
+def test_bizon365_always_looks_back_at_least_three_days() -> None:
+    options = PollOptions.from_settings(Platform.BIZON365, Settings(poll_lookback_minutes=60))
+
+    assert options.lookback == timedelta(days=3)
+    assert PollOptions.from_settings(Platform.TICKETSCLOUD, Settings(poll_lookback_minutes=60)).lookback == timedelta(
+        hours=1
+    )
+
+
+# -- the scan strategy (e-cards: newest first, no filters, shifting pages) ------------------------------------
+def test_a_first_scan_reads_newest_first_until_the_list_ends(scan: Poll) -> None:
+    report = scan.run()
+
+    assert report.outcome == "completed"
+    assert [query.page for query in scan.client.queries] == [1, 2, 3]
+    assert all(query.created_from is None and query.created_to is None for query in scan.client.queries)
+    assert report.written == 25
+    assert report.cursor == to_iso(NOW)
+
+
+def test_a_later_scan_stops_at_a_page_of_stored_orders_older_than_the_lookback(scan: Poll) -> None:
+    scan.run("run-1")
+    scan.clock.advance(timedelta(minutes=10))
+    scan.client.queries.clear()
+
+    report = scan.run("run-2")
+
+    assert [query.page for query in scan.client.queries] == [1]
+    assert report.written == 0
+
+
+def test_a_later_scan_picks_up_new_orders_at_the_top(scan: Poll) -> None:
+    scan.run("run-1")
+    fresh = order("new-1", platform=Platform.ECARDS, created_at=NOW + timedelta(minutes=1))
+    scan.client.add(fresh)
+    scan.clock.advance(timedelta(minutes=10))
+
+    report = scan.run("run-2")
+
+    assert report.written == 1
+    assert fresh.key in scan.store.items
+
+
+def test_orders_arriving_during_a_scan_shift_pages_and_every_order_is_stored_once(scan: Poll) -> None:
+    arrivals = iter(orders(3, platform=Platform.ECARDS, newest=NOW, prefix="late"))
+
+    def orders_arrive(query: ListQuery) -> None:
+        if query.page == 2:
+            scan.client.add(next(arrivals))
+
+    scan.client.before_request = orders_arrive
+
+    report = scan.run()
+
+    assert report.shifts_detected >= 1
+    assert {stored.version for stored in scan.store.items.values()} == {1}
+    assert len(scan.store.items) >= 25
+
+
+def test_a_scan_that_sees_the_list_shrink_reads_the_previous_page_again() -> None:
+    listed = orders(21, platform=Platform.ECARDS, newest=NOW - timedelta(days=1))
+    poll = Poll(Platform.ECARDS, FakePlatformClient(Platform.ECARDS, listed, max_page_size=10, newest_first=True))
+
+    def the_newest_order_disappears(query: ListQuery) -> None:
+        if query.page == 2 and len(poll.client.orders) == 21:
+            poll.client.orders.pop()  # 3 pages become 2: everything moves up by one
+
+    poll.client.before_request = the_newest_order_disappears
+
+    report = poll.run()
+
+    assert report.rereads == 1
+    assert [query.page for query in poll.client.queries] == [1, 2, 1]
+    assert len(poll.store.items) == 21  # the order that moved from page 2 to page 1 was not skipped
+
+
+def test_a_scan_checkpoints_every_n_pages(scan: Poll) -> None:
+    scan.run(scan_checkpoint_every=1)
+
+    assert [saved["resume_page"] for saved in scan.state.checkpoints if saved] == [2, 3]
+
+
+def test_an_interrupted_first_scan_reads_the_top_then_jumps_to_its_checkpoint() -> None:
+    many = orders(60, platform=Platform.ECARDS, newest=NOW - timedelta(days=1))
+    poll = Poll(Platform.ECARDS, FakePlatformClient(Platform.ECARDS, many, max_page_size=10, newest_first=True))
+    poll.store.seed(*many[30:], at=NOW - timedelta(hours=1))  # pages 1-3 were stored by the interrupted scan
+    poll.state.set_state(poll.poller, checkpoint={"kind": "scan", "resume_page": 5})
+
+    report = poll.run()
+
+    assert report.resumed
+    assert [query.page for query in poll.client.queries] == [1, 4, 5, 6]
+    assert len(poll.store.items) == 60
+    assert from_iso(report.cursor or "") == NOW
