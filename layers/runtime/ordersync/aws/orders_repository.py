@@ -19,11 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-import boto3
 from aws_lambda_powertools import Logger
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from ordersync.aws.dynamodb import DynamoDBRepository, from_item, is_conditional_check_failure, to_attribute
 from ordersync.config import settings
 from ordersync.models import Order, OrderStatus, Platform, order_key
 from ordersync.sync.records import (
@@ -32,19 +31,16 @@ from ordersync.sync.records import (
     StoredOrder,
     content_hash,
     encode_order,
-    from_iso,
     next_status_check,
     refund_watch_end,
-    to_iso,
 )
+from ordersync.timefmt import from_iso, to_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 logger = Logger(child=True)
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 BATCH_GET_LIMIT = 100
 MAX_UNPROCESSED_ROUNDS = 8
@@ -84,7 +80,7 @@ def read_units(size: int) -> float:
     return 0.5 * max(1, math.ceil(size / 4096))
 
 
-class OrderRepository:
+class OrderRepository(DynamoDBRepository):
     """Adapter of ``OrdersTable`` (key ``pk`` = ``"{platform}#{order_id}"``).
 
     ``refund_watch`` is how long a fulfilled order its platform can still refund stays in the open-orders index
@@ -99,8 +95,7 @@ class OrderRepository:
         write_concurrency: int = 8,
         refund_watch: timedelta | None = None,
     ) -> None:
-        self.table_name = table_name
-        self._client: DynamoDBClient = dynamodb_client or boto3.client("dynamodb")
+        super().__init__(table_name, dynamodb_client=dynamodb_client)
         self._write_concurrency = max(1, write_concurrency)
         self.refund_watch = timedelta(days=settings().refund_watch_days) if refund_watch is None else refund_watch
 
@@ -171,18 +166,18 @@ class OrderRepository:
         previous = 0 if head is None else int(head.get("item_bytes", 0))
         try:
             if head is None:
-                self._client.put_item(
+                self.client.put_item(
                     TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(pk)"
                 )
             else:
-                self._client.put_item(
+                self.client.put_item(
                     TableName=self.table_name,
                     Item=item,
                     ConditionExpression="version = :expected",
                     ExpressionAttributeValues={":expected": {"N": str(version - 1)}},
                 )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_conditional_check_failure(error):
                 logger.warning(
                     "order changed by another writer; not overwritten",
                     extra={"order_id": order.order_id, "platform": order.platform, "expected_version": version - 1},
@@ -216,7 +211,7 @@ class OrderRepository:
             "last_seen_at": {"S": seen},
         }
         for name, value in encode_order(order).items():
-            item[name] = _serializer.serialize(value)
+            item[name] = to_attribute(value)
         stored_status = OrderStatus(str(head["status"])) if head and head.get("status") else None
         stored_watch = None if head is None or not head.get("watch_until") else from_iso(str(head["watch_until"]))
         watch_end = refund_watch_end(
@@ -245,7 +240,7 @@ class OrderRepository:
             update = "SET next_check_at = :next"
             values[":next"] = {"S": to_iso(next_check_at)}
         try:
-            self._client.update_item(
+            self.client.update_item(
                 TableName=self.table_name,
                 Key={"pk": {"S": stored.order.key}},
                 UpdateExpression=update,
@@ -253,7 +248,7 @@ class OrderRepository:
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_conditional_check_failure(error):
                 return False
             raise
         return True
@@ -268,7 +263,7 @@ class OrderRepository:
             requested = len(chunk)
             pending: list[dict[str, AttributeValueTypeDef]] = [{"pk": {"S": key}} for key in chunk]
             for round_ in range(MAX_UNPROCESSED_ROUNDS):
-                response = self._client.batch_get_item(
+                response = self.client.batch_get_item(
                     RequestItems={
                         self.table_name: {
                             "Keys": pending,
@@ -278,7 +273,7 @@ class OrderRepository:
                     }
                 )
                 for raw in response.get("Responses", {}).get(self.table_name, []):
-                    plain = {name: _deserializer.deserialize(value) for name, value in raw.items()}
+                    plain = from_item(raw)
                     heads[str(plain["pk"])] = plain
                     cost += read_units(int(plain.get("item_bytes", 0)))
                 unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
@@ -293,7 +288,7 @@ class OrderRepository:
         return heads, cost
 
     def get(self, platform: Platform, order_id: str) -> StoredOrder | None:
-        response = self._client.get_item(
+        response = self.client.get_item(
             TableName=self.table_name, Key={"pk": {"S": order_key(platform, order_id)}}, ConsistentRead=True
         )
         item = response.get("Item")
@@ -323,7 +318,7 @@ class OrderRepository:
             if start_key:
                 request["ExclusiveStartKey"] = start_key
             response: Mapping[str, Any] = (
-                self._client.query(**request) if platform is not None else self._client.scan(**request)
+                self.client.query(**request) if platform is not None else self.client.scan(**request)
             )
             found.extend(response.get("Items", []))
             last_key = response.get("LastEvaluatedKey")
@@ -368,7 +363,7 @@ class OrderRepository:
     def open_orders(self, platform: Platform, due_before: datetime, limit: int) -> builtins.list[StoredOrder]:
         """Not-yet-final orders of a platform whose next status check is due, most overdue first (the
         sparse ``open-orders`` index holds only those, so this never scans)."""
-        response = self._client.query(
+        response = self.client.query(
             TableName=self.table_name,
             IndexName=OPEN_ORDERS_INDEX,
             KeyConditionExpression="open_platform = :platform AND next_check_at <= :due",
@@ -388,7 +383,7 @@ class OrderRepository:
                     {"pk": {"S": key}} for key in missing[start : start + BATCH_GET_LIMIT]
                 ]
                 while pending:
-                    response = self._client.batch_get_item(RequestItems={self.table_name: {"Keys": pending}})
+                    response = self.client.batch_get_item(RequestItems={self.table_name: {"Keys": pending}})
                     for raw in response.get("Responses", {}).get(self.table_name, []):
                         full[raw["pk"]["S"]] = dict(raw)
                     unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
@@ -398,7 +393,7 @@ class OrderRepository:
 
 
 def _stored(item: Mapping[str, Any]) -> StoredOrder:
-    return StoredOrder.from_image({name: _deserializer.deserialize(value) for name, value in item.items()})
+    return StoredOrder.from_image(from_item(item))
 
 
 def _encode_cursor(key: Mapping[str, Any]) -> str:
