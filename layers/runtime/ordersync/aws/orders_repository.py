@@ -12,8 +12,6 @@ import binascii
 import builtins
 import json
 import math
-import random
-import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -23,6 +21,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from ordersync.aws.dynamodb import DynamoDBRepository, from_item, is_conditional_check_failure, to_attribute
+from ordersync.backoff import Backoff
 from ordersync.config import settings
 from ordersync.models import Order, OrderStatus, Platform, order_key
 from ordersync.sync.records import (
@@ -38,17 +37,27 @@ from ordersync.timefmt import from_iso, to_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, KeysAndAttributesTypeDef
 
 logger = Logger(child=True)
 
 BATCH_GET_LIMIT = 100
 MAX_UNPROCESSED_ROUNDS = 8
+UNPROCESSED_BACKOFF = Backoff(attempts=MAX_UNPROCESSED_ROUNDS, base=0.05, cap=1.0)
+"""BatchGetItem calls per batch of keys, and the waits between them while DynamoDB leaves keys unprocessed."""
 MAX_LIST_ROUNDS = 20
 LIST_FILTER_PAGE = 200  # items evaluated per round of a filtered list
 BY_PLATFORM_CHANGED_INDEX = "by-platform-changed"
 OPEN_ORDERS_INDEX = "open-orders"
 _STORED_PROJECTION = "pk, content_hash, version, first_seen_at, last_changed_at, item_bytes, #status, watch_until"
+
+
+class UnprocessedKeysError(RuntimeError):
+    """DynamoDB still left keys of a BatchGetItem unprocessed after every round (the table keeps throttling)."""
+
+    def __init__(self, left: int, rounds: int) -> None:
+        super().__init__(f"BatchGetItem left {left} key(s) unprocessed after {rounds} rounds")
+        self.left = left
 
 
 class InvalidCursorError(ValueError):
@@ -260,32 +269,32 @@ class OrderRepository(DynamoDBRepository):
         cost = 0.0
         for start in range(0, len(keys), BATCH_GET_LIMIT):
             chunk = keys[start : start + BATCH_GET_LIMIT]
-            requested = len(chunk)
-            pending: list[dict[str, AttributeValueTypeDef]] = [{"pk": {"S": key}} for key in chunk]
-            for round_ in range(MAX_UNPROCESSED_ROUNDS):
-                response = self.client.batch_get_item(
-                    RequestItems={
-                        self.table_name: {
-                            "Keys": pending,
-                            "ProjectionExpression": _STORED_PROJECTION,
-                            "ExpressionAttributeNames": {"#status": "status"},
-                        }
-                    }
-                )
-                for raw in response.get("Responses", {}).get(self.table_name, []):
-                    plain = from_item(raw)
-                    heads[str(plain["pk"])] = plain
-                    cost += read_units(int(plain.get("item_bytes", 0)))
-                unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
-                if not unprocessed:
-                    break
-                pending = list(unprocessed["Keys"])
-                time.sleep(min(1.0, 0.05 * 2**round_) * random.random())
-            else:
-                raise RuntimeError(f"BatchGetItem left keys unprocessed after {MAX_UNPROCESSED_ROUNDS} rounds")
+            for raw in self._batch_get(chunk, projection=True):
+                plain = from_item(raw)
+                heads[str(plain["pk"])] = plain
+                cost += read_units(int(plain.get("item_bytes", 0)))
             found = sum(1 for key in chunk if key in heads)
-            cost += 0.5 * (requested - found)
+            cost += 0.5 * (len(chunk) - found)
         return heads, cost
+
+    def _batch_get(self, keys: Sequence[str], *, projection: bool = False) -> builtins.list[dict[str, Any]]:
+        """The stored items among ``keys`` (at most ``BATCH_GET_LIMIT``), as DynamoDB returns them; with
+        ``projection`` only what ``save_changed`` compares. The keys DynamoDB leaves unprocessed (throttling) are
+        asked for again with ``UNPROCESSED_BACKOFF``; ``UnprocessedKeysError`` when some are left after the last."""
+        request: KeysAndAttributesTypeDef = {"Keys": [{"pk": {"S": key}} for key in keys]}
+        if projection:
+            request["ProjectionExpression"] = _STORED_PROJECTION
+            request["ExpressionAttributeNames"] = {"#status": "status"}
+        found: builtins.list[dict[str, Any]] = []
+        for round_ in range(1, UNPROCESSED_BACKOFF.attempts + 1):
+            response = self.client.batch_get_item(RequestItems={self.table_name: request})
+            found.extend(response.get("Responses", {}).get(self.table_name, []))
+            unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
+            if not unprocessed:
+                return found
+            request["Keys"] = builtins.list(unprocessed["Keys"])
+            UNPROCESSED_BACKOFF.pause(round_)
+        raise UnprocessedKeysError(len(request["Keys"]), UNPROCESSED_BACKOFF.attempts)
 
     def get(self, platform: Platform, order_id: str) -> StoredOrder | None:
         response = self.client.get_item(
@@ -379,15 +388,8 @@ class OrderRepository(DynamoDBRepository):
         if missing:
             full: dict[str, dict[str, Any]] = {}
             for start in range(0, len(missing), BATCH_GET_LIMIT):
-                pending: builtins.list[dict[str, AttributeValueTypeDef]] = [
-                    {"pk": {"S": key}} for key in missing[start : start + BATCH_GET_LIMIT]
-                ]
-                while pending:
-                    response = self.client.batch_get_item(RequestItems={self.table_name: {"Keys": pending}})
-                    for raw in response.get("Responses", {}).get(self.table_name, []):
-                        full[raw["pk"]["S"]] = dict(raw)
-                    unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
-                    pending = builtins.list(unprocessed["Keys"]) if unprocessed else []
+                for raw in self._batch_get(missing[start : start + BATCH_GET_LIMIT]):
+                    full[raw["pk"]["S"]] = raw
             items = [full.get(item["pk"]["S"], item) for item in items]
         return [_stored(item) for item in items if "content_hash" in item]
 
