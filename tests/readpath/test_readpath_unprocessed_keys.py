@@ -78,7 +78,11 @@ def make_order(number: int) -> Order:
 
 
 def throttled_repository(repository: OrderRepository, client: ThrottledClient) -> OrderRepository:
-    return OrderRepository(repository.table_name, dynamodb_client=client)  # type: ignore[arg-type]
+    return OrderRepository(
+        repository.table_name,
+        refund_watch=repository.refund_watch,
+        dynamodb_client=client,  # type: ignore[arg-type]
+    )
 
 
 def test_the_change_check_asks_again_for_unprocessed_keys_with_backoff(

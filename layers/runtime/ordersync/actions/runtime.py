@@ -3,6 +3,7 @@ the queue worker, wired to the tables, the queue and the platforms named by the 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -45,7 +46,9 @@ def api_handler() -> OrdersyncApi:
         ApiServices(
             acceptor=ActionAcceptor(actions, ActionQueue(config.actions_queue_url), metrics=metrics()),
             actions=actions,
-            orders=OrderRepository(config.orders_table) if config.orders_table else None,
+            orders=OrderRepository(config.orders_table, refund_watch=timedelta(days=config.refund_watch_days))
+            if config.orders_table
+            else None,
             idempotency=IdempotentAcceptance(config.idempotency_table) if config.idempotency_table else None,
         )
     )
@@ -94,7 +97,9 @@ def action_worker() -> ActionWorker:
     applier = ActionApplier(
         ActionRepository(config.actions_table),
         runner,
-        OrderRepository(config.orders_table) if config.orders_table else None,
+        OrderRepository(config.orders_table, refund_watch=timedelta(days=config.refund_watch_days))
+        if config.orders_table
+        else None,
         max_receive_count=config.actions_max_receive_count,
         metrics=metrics(),
     )

@@ -22,7 +22,6 @@ from botocore.exceptions import ClientError
 
 from ordersync.aws.dynamodb import DynamoDBRepository, from_item, is_conditional_check_failure, to_attribute
 from ordersync.backoff import Backoff
-from ordersync.config import settings
 from ordersync.models import Order, OrderStatus, Platform, order_key
 from ordersync.sync.records import (
     OrderTooLargeError,
@@ -93,20 +92,21 @@ class OrderRepository(DynamoDBRepository):
     """Adapter of ``OrdersTable`` (key ``pk`` = ``"{platform}#{order_id}"``).
 
     ``refund_watch`` is how long a fulfilled order its platform can still refund stays in the open-orders index
-    (``records.STILL_MOVING``); by default the environment's ``REFUND_WATCH_DAYS``, so that every writer of the
-    table (pollers, status poller, action worker) places orders in the index alike."""
+    (``records.STILL_MOVING``). The adapter reads no environment: whoever builds it passes ``REFUND_WATCH_DAYS``,
+    the same for every writer of the table (pollers, status poller, action worker), so that all of them place
+    orders in the index alike."""
 
     def __init__(
         self,
         table_name: str,
         *,
+        refund_watch: timedelta,
         dynamodb_client: DynamoDBClient | None = None,
         write_concurrency: int = 8,
-        refund_watch: timedelta | None = None,
     ) -> None:
         super().__init__(table_name, dynamodb_client=dynamodb_client)
         self._write_concurrency = max(1, write_concurrency)
-        self.refund_watch = timedelta(days=settings().refund_watch_days) if refund_watch is None else refund_watch
+        self.refund_watch = refund_watch
 
     # -- writes ----------------------------------------------------------------------------------
     def save_changed(

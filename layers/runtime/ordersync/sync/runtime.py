@@ -3,9 +3,11 @@ Lambda container (boto3 clients are reused across invocations)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
+from ordersync import config
 from ordersync.config import Settings
 from ordersync.models import Platform
 
@@ -37,7 +39,7 @@ def open_client(platform: Platform, settings: Settings) -> PlatformClient:
 def order_repository(table_name: str) -> OrderRepository:
     from ordersync.aws.orders_repository import OrderRepository
 
-    return OrderRepository(table_name)
+    return OrderRepository(table_name, refund_watch=timedelta(days=config.settings().refund_watch_days))
 
 
 @cache
