@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "writepath"))
 from ordersync_tools.simulators.ticketscloud import DEFAULT_TOKEN, TicketscloudSimulator
 from writepath_support import (
     MAX_RECEIVE_COUNT,
+    REFUND_WATCH,
     ApiGateway,
     FifoDelivery,
     WritePathAws,
@@ -280,7 +281,7 @@ def main() -> None:
             apply_seconds, queued = apply_all(
                 records_from_sqs(resources.sqs, resources.queue_url),
                 lambda: ActionRepository(resources.actions_table),
-                OrderRepository(orders_table),
+                OrderRepository(orders_table, refund_watch=REFUND_WATCH),
                 queued_platform,
                 args.concurrency,
             )

@@ -33,6 +33,8 @@ ORDERS_TABLE = "ordersync-test-orders"
 POLL_STATE_TABLE = "ordersync-test-poll-state"
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.005, max_delay=0.02)
 NO_DEADLINE = 900_000
+REFUND_WATCH = timedelta(days=Settings().refund_watch_days)
+"""What the composition root passes ``OrderRepository`` by default (``REFUND_WATCH_DAYS`` unset)."""
 
 
 def create_orders_table(client: Any, name: str = ORDERS_TABLE) -> str:

@@ -239,6 +239,26 @@ def test_the_publisher_raises_rather_than_drop_events_that_keep_failing() -> Non
     assert len(stub.calls) == 3
 
 
+def test_the_publisher_waits_a_jittered_bounded_backoff_between_attempts_and_not_after_the_last() -> None:
+    stub = StubEvents(reject={0}, times=100)
+    waits: list[float] = []
+    publisher = EventPublisher(
+        "bus",
+        events_client=stub,  # type: ignore[arg-type]
+        max_attempts=4,
+        base_delay=0.1,
+        max_delay=0.15,
+        sleep=waits.append,
+    )
+
+    with pytest.raises(PublishError):
+        publisher.publish(sample_events(1))
+    assert len(stub.calls) == 4
+    assert len(waits) == 3
+    assert 0 <= waits[0] <= 0.1
+    assert all(0 <= wait <= 0.15 for wait in waits[1:])
+
+
 @pytest.mark.parametrize(
     ("sample", "expected"),
     [

@@ -221,14 +221,21 @@ def test_a_zero_day_refund_watch_makes_fulfilled_final_at_once(repository: Order
     assert stored.watch_until is None
 
 
-def test_the_refund_watch_comes_from_refund_watch_days(monkeypatch: pytest.MonkeyPatch, dynamodb: Any) -> None:
+def test_the_refund_watch_comes_from_refund_watch_days(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The repository reads no environment: the handlers' wiring passes it ``REFUND_WATCH_DAYS``."""
     monkeypatch.setenv("REFUND_WATCH_DAYS", "7")
+    monkeypatch.setenv("ORDERS_TABLE", "any-table")
     composition.reset()
     try:
-        repository = OrderRepository("any-table", dynamodb_client=dynamodb)
+        repository = composition.order_repository()
     finally:
         composition.reset()
 
     assert Settings().refund_watch_days == 30
     assert Settings.from_env({"REFUND_WATCH_DAYS": "7"}).refund_watch_days == 7
     assert repository.refund_watch == timedelta(days=7)
+
+
+def test_the_repository_has_no_default_refund_watch(dynamodb: Any) -> None:
+    with pytest.raises(TypeError, match="refund_watch"):
+        OrderRepository("any-table", dynamodb_client=dynamodb)  # type: ignore[call-arg]

@@ -42,7 +42,7 @@ run_poller(
     platform,
     settings=Settings(),
     client=client,
-    repository=OrderRepository(orders_table),
+    repository=OrderRepository(orders_table, refund_watch=timedelta(days=Settings().refund_watch_days)),
     state_repository=PollStateRepository(state_table),
     remaining_time_ms=lambda: 900_000,
     run_id="doomed",

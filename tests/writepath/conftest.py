@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from writepath_support import ApiGateway, ApiSetup, WritePathAws, create_orders_table, create_write_path_resources
+from writepath_support import (
+    REFUND_WATCH,
+    ApiGateway,
+    ApiSetup,
+    WritePathAws,
+    create_orders_table,
+    create_write_path_resources,
+)
 
 from ordersync.api.idempotency import IdempotentAcceptance
 from ordersync.api.resolver import ApiServices, OrdersyncApi
@@ -23,7 +30,7 @@ def wp_aws(aws: str) -> WritePathAws:
 def api(wp_aws: WritePathAws) -> ApiSetup:
     """The API handler behind a played API Gateway, on moto, with four clients: ``actor`` (act on
     ticketscloud and ecards), ``reader`` (read ticketscloud), ``admin`` (``*``) and ``outsider`` (read bizon365)."""
-    orders = OrderRepository(create_orders_table())
+    orders = OrderRepository(create_orders_table(), refund_watch=REFUND_WATCH)
     services = ApiServices(
         acceptor=wp_aws.acceptor(),
         actions=wp_aws.actions(),

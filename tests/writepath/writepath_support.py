@@ -11,7 +11,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,14 @@ from ordersync.aws.action_queue import ActionQueue
 from ordersync.aws.actions_repository import ActionRepository
 from ordersync.aws.clients_repository import ClientRepository
 from ordersync.aws.orders_repository import OrderRepository
+from ordersync.config import Settings
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 MAX_RECEIVE_COUNT = 4
+REFUND_WATCH = timedelta(days=Settings().refund_watch_days)
+"""What the composition root passes ``OrderRepository`` by default (``REFUND_WATCH_DAYS`` unset)."""
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ pollers, the status poller and the action worker): same timeouts, same token loo
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +78,8 @@ def metrics() -> Metrics:
 def order_repository() -> OrderRepository:
     from ordersync.aws.orders_repository import OrderRepository
 
-    return OrderRepository(settings().orders_table)
+    config = settings()
+    return OrderRepository(config.orders_table, refund_watch=timedelta(days=config.refund_watch_days))
 
 
 @cache

@@ -7,35 +7,41 @@ keeps money as the decimal strings the platforms sent instead of DynamoDB number
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ordersync.actions.models import Action, ActionError, ActionState
-from ordersync.aws.table import TableRepository
+from ordersync.aws.dynamodb import DynamoDBRepository, from_item, is_conditional_check_failure, model_values, to_item
+from ordersync.timefmt import to_iso
 
 _JSON_FIELDS = ("payload", "result", "errors", "last_error")
 _FINAL = [ActionState.SUCCEEDED.value, ActionState.FAILED.value]
 
 
-class ActionRepository(TableRepository):
+class ActionRepository(DynamoDBRepository):
     def create(self, action: Action) -> None:
         """Record a new action; fails if the id is already taken (ids are random, so that is a bug)."""
-        self.table.put_item(Item=_to_item(action), ConditionExpression="attribute_not_exists(action_id)")
+        self.client.put_item(
+            TableName=self.table_name, Item=_to_item(action), ConditionExpression="attribute_not_exists(action_id)"
+        )
 
     def put(self, action: Action) -> None:
-        self.table.put_item(Item=_to_item(action))
+        self.client.put_item(TableName=self.table_name, Item=_to_item(action))
 
     def get(self, action_id: str) -> Action | None:
-        item = self.table.get_item(Key={"action_id": action_id}, ConsistentRead=True).get("Item")
+        item = self.client.get_item(
+            TableName=self.table_name, Key={"action_id": {"S": action_id}}, ConsistentRead=True
+        ).get("Item")
         return None if item is None else _from_item(item)
 
     def start_attempt(self, action_id: str, *, now: datetime) -> Action | None:
         """Mark the action running and count the attempt, unless it is already final (then ``None``)."""
         return self._update(
             action_id,
-            {"state": ActionState.RUNNING.value, "started_at": now.isoformat(), "updated_at": now.isoformat()},
+            {"state": ActionState.RUNNING.value, "started_at": to_iso(now), "updated_at": to_iso(now)},
             increment_attempts=True,
             only_if_not_final=True,
         )
@@ -51,9 +57,9 @@ class ActionRepository(TableRepository):
         last_error: ActionError | None = None,
     ) -> Action | None:
         """Record the outcome of an attempt (``succeeded``, ``failed``, ``queued`` for a retry, ``dead_lettered``)."""
-        values: dict[str, Any] = {"state": state.value, "updated_at": now.isoformat()}
+        values: dict[str, Any] = {"state": state.value, "updated_at": to_iso(now)}
         if state.is_final or state is ActionState.DEAD_LETTERED:
-            values["finished_at"] = now.isoformat()
+            values["finished_at"] = to_iso(now)
         if result is not None:
             values["result"] = json.dumps(result, default=str)
         if errors:
@@ -66,7 +72,7 @@ class ActionRepository(TableRepository):
         """Put a redriven action back to ``queued`` (a final action stays as it is); it is no longer finished."""
         return self._update(
             action_id,
-            {"state": ActionState.QUEUED.value, "updated_at": now.isoformat()},
+            {"state": ActionState.QUEUED.value, "updated_at": to_iso(now)},
             remove=("finished_at",),
             only_if_not_final=True,
         )
@@ -94,16 +100,17 @@ class ActionRepository(TableRepository):
             names["#state"] = "state"
             attribute_values[":succeeded"], attribute_values[":failed"] = _FINAL
         try:
-            response = self.table.update_item(
-                Key={"action_id": action_id},
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key={"action_id": {"S": action_id}},
                 UpdateExpression=expression,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues=attribute_values,
+                ExpressionAttributeValues=to_item(attribute_values),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_conditional_check_failure(error):
                 return None
             raise
         return _from_item(response["Attributes"])
@@ -114,15 +121,15 @@ def _dump_errors(errors: tuple[ActionError, ...]) -> str:
 
 
 def _to_item(action: Action) -> dict[str, Any]:
-    data = action.model_dump(mode="json", exclude_none=True)
+    data = model_values(action)
     for name in _JSON_FIELDS:
         if name in data:
             data[name] = json.dumps(data[name], default=str)
-    return data
+    return to_item(data)
 
 
-def _from_item(item: dict[str, Any]) -> Action:
-    data = dict(item)
+def _from_item(item: Mapping[str, Any]) -> Action:
+    data = from_item(item)
     for name in _JSON_FIELDS:
         if isinstance(data.get(name), str):
             data[name] = json.loads(data[name])

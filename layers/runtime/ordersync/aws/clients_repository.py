@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 import boto3
-from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from ordersync.aws.table import TableRepository
+from ordersync.aws.dynamodb import DynamoDBRepository, from_item, is_conditional_check_failure, model_values, to_item
 from ordersync.clients_auth import ApiClient, hash_token, new_client
+from ordersync.timefmt import to_iso
 
 TOKEN_HASH_INDEX = "by-token-hash"  # noqa: S105 (an index name, not a secret)
 
@@ -25,28 +25,29 @@ class ClientNotFoundError(Exception):
     pass
 
 
-class ClientRepository(TableRepository):
+class ClientRepository(DynamoDBRepository):
     def create(
         self, name: str, scopes: Iterable[str], *, now: datetime, usage_key: tuple[str, str] | None = None
     ) -> tuple[ApiClient, str]:
         """Store a new client and return it with its token, which is never stored and cannot be shown again."""
         client, token = new_client(name, scopes, now=now, usage_key=usage_key)
         try:
-            self.table.put_item(
+            self.client.put_item(
+                TableName=self.table_name,
                 Item=_to_item(client),
                 ConditionExpression="attribute_not_exists(client_name) OR attribute_exists(revoked_at)",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_conditional_check_failure(error):
                 raise ClientExistsError(f"client {name!r} already exists") from error
             raise
         return client, token
 
     def list(self) -> list[ApiClient]:
         items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"TableName": self.table_name}
         while True:
-            page = self.table.scan(**kwargs)
+            page = self.client.scan(**kwargs)
             items.extend(page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 break
@@ -54,29 +55,35 @@ class ClientRepository(TableRepository):
         return sorted((_from_item(item) for item in items), key=lambda client: client.client_name)
 
     def get(self, name: str) -> ApiClient | None:
-        item = self.table.get_item(Key={"client_name": name}, ConsistentRead=True).get("Item")
+        item = self.client.get_item(
+            TableName=self.table_name, Key={"client_name": {"S": name}}, ConsistentRead=True
+        ).get("Item")
         return None if item is None else _from_item(item)
 
     def revoke(self, name: str, *, now: datetime) -> ApiClient:
         """Mark the client revoked: its token stops working at once (after the authorizer cache expires)."""
         try:
-            response = self.table.update_item(
-                Key={"client_name": name},
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key={"client_name": {"S": name}},
                 UpdateExpression="SET revoked_at = :now",
                 ConditionExpression="attribute_exists(client_name)",
-                ExpressionAttributeValues={":now": now.isoformat()},
+                ExpressionAttributeValues={":now": {"S": to_iso(now)}},
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_conditional_check_failure(error):
                 raise ClientNotFoundError(f"no client named {name!r}") from error
             raise
         return _from_item(response["Attributes"])
 
     def find_by_token(self, token: str) -> ApiClient | None:
         """The active client owning ``token``, or ``None``."""
-        response = self.table.query(
-            IndexName=TOKEN_HASH_INDEX, KeyConditionExpression=Key("token_hash").eq(hash_token(token))
+        response = self.client.query(
+            TableName=self.table_name,
+            IndexName=TOKEN_HASH_INDEX,
+            KeyConditionExpression="token_hash = :hash",
+            ExpressionAttributeValues={":hash": {"S": hash_token(token)}},
         )
         for item in response.get("Items", []):
             client = _from_item(item)
@@ -86,11 +93,11 @@ class ClientRepository(TableRepository):
 
 
 def _to_item(client: ApiClient) -> dict[str, Any]:
-    return client.model_dump(mode="json", exclude_none=True) | {"scopes": list(client.scopes)}
+    return to_item(model_values(client) | {"scopes": list(client.scopes)})
 
 
-def _from_item(item: dict[str, Any]) -> ApiClient:
-    return ApiClient.model_validate(item)
+def _from_item(item: Mapping[str, Any]) -> ApiClient:
+    return ApiClient.model_validate(from_item(item))
 
 
 class UsagePlanKeys:

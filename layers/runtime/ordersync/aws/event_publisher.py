@@ -7,7 +7,6 @@ retried. An event is never dropped; it may be published twice, which is why even
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools import Logger
 
+from ordersync.backoff import Backoff
 from ordersync.sync.events import ChangeEvent
 
 if TYPE_CHECKING:
@@ -44,12 +44,12 @@ class EventPublisher:
         events_client: EventBridgeClient | None = None,
         max_attempts: int = 4,
         base_delay: float = 0.1,
+        max_delay: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.bus_name = bus_name
         self._client: EventBridgeClient = events_client or boto3.client("events")
-        self._max_attempts = max(1, max_attempts)
-        self._base_delay = base_delay
+        self._backoff = Backoff(attempts=max(1, max_attempts), base=base_delay, cap=max_delay)
         self._sleep = sleep
 
     def publish(self, events: Sequence[ChangeEvent]) -> int:
@@ -62,7 +62,7 @@ class EventPublisher:
     def _put(self, entries: list[dict[str, Any]]) -> None:
         pending = entries
         failed: list[dict[str, Any]] = []
-        for attempt in range(1, self._max_attempts + 1):
+        for attempt in range(1, self._backoff.attempts + 1):
             response = self._client.put_events(Entries=pending)  # type: ignore[arg-type]
             if not response.get("FailedEntryCount"):
                 return
@@ -74,6 +74,5 @@ class EventPublisher:
                 "some events were not accepted; sending them again",
                 extra={"failed": len(pending), "attempt": attempt, "codes": codes},
             )
-            if attempt < self._max_attempts:
-                self._sleep(random.uniform(0, self._base_delay * 2 ** (attempt - 1)))
+            self._backoff.pause(attempt, self._sleep)
         raise PublishError(failed)

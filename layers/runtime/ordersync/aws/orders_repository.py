@@ -12,19 +12,16 @@ import binascii
 import builtins
 import json
 import math
-import random
-import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-import boto3
 from aws_lambda_powertools import Logger
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from ordersync.config import settings
+from ordersync.aws.dynamodb import DynamoDBRepository, from_item, is_conditional_check_failure, to_attribute
+from ordersync.backoff import Backoff
 from ordersync.models import Order, OrderStatus, Platform, order_key
 from ordersync.sync.records import (
     OrderTooLargeError,
@@ -32,27 +29,34 @@ from ordersync.sync.records import (
     StoredOrder,
     content_hash,
     encode_order,
-    from_iso,
     next_status_check,
     refund_watch_end,
-    to_iso,
 )
+from ordersync.timefmt import from_iso, to_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, KeysAndAttributesTypeDef
 
 logger = Logger(child=True)
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 BATCH_GET_LIMIT = 100
 MAX_UNPROCESSED_ROUNDS = 8
+UNPROCESSED_BACKOFF = Backoff(attempts=MAX_UNPROCESSED_ROUNDS, base=0.05, cap=1.0)
+"""BatchGetItem calls per batch of keys, and the waits between them while DynamoDB leaves keys unprocessed."""
 MAX_LIST_ROUNDS = 20
 LIST_FILTER_PAGE = 200  # items evaluated per round of a filtered list
 BY_PLATFORM_CHANGED_INDEX = "by-platform-changed"
 OPEN_ORDERS_INDEX = "open-orders"
 _STORED_PROJECTION = "pk, content_hash, version, first_seen_at, last_changed_at, item_bytes, #status, watch_until"
+
+
+class UnprocessedKeysError(RuntimeError):
+    """DynamoDB still left keys of a BatchGetItem unprocessed after every round (the table keeps throttling)."""
+
+    def __init__(self, left: int, rounds: int) -> None:
+        super().__init__(f"BatchGetItem left {left} key(s) unprocessed after {rounds} rounds")
+        self.left = left
 
 
 class InvalidCursorError(ValueError):
@@ -84,25 +88,25 @@ def read_units(size: int) -> float:
     return 0.5 * max(1, math.ceil(size / 4096))
 
 
-class OrderRepository:
+class OrderRepository(DynamoDBRepository):
     """Adapter of ``OrdersTable`` (key ``pk`` = ``"{platform}#{order_id}"``).
 
     ``refund_watch`` is how long a fulfilled order its platform can still refund stays in the open-orders index
-    (``records.STILL_MOVING``); by default the environment's ``REFUND_WATCH_DAYS``, so that every writer of the
-    table (pollers, status poller, action worker) places orders in the index alike."""
+    (``records.STILL_MOVING``). The adapter reads no environment: whoever builds it passes ``REFUND_WATCH_DAYS``,
+    the same for every writer of the table (pollers, status poller, action worker), so that all of them place
+    orders in the index alike."""
 
     def __init__(
         self,
         table_name: str,
         *,
+        refund_watch: timedelta,
         dynamodb_client: DynamoDBClient | None = None,
         write_concurrency: int = 8,
-        refund_watch: timedelta | None = None,
     ) -> None:
-        self.table_name = table_name
-        self._client: DynamoDBClient = dynamodb_client or boto3.client("dynamodb")
+        super().__init__(table_name, dynamodb_client=dynamodb_client)
         self._write_concurrency = max(1, write_concurrency)
-        self.refund_watch = timedelta(days=settings().refund_watch_days) if refund_watch is None else refund_watch
+        self.refund_watch = refund_watch
 
     # -- writes ----------------------------------------------------------------------------------
     def save_changed(
@@ -171,18 +175,18 @@ class OrderRepository:
         previous = 0 if head is None else int(head.get("item_bytes", 0))
         try:
             if head is None:
-                self._client.put_item(
+                self.client.put_item(
                     TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(pk)"
                 )
             else:
-                self._client.put_item(
+                self.client.put_item(
                     TableName=self.table_name,
                     Item=item,
                     ConditionExpression="version = :expected",
                     ExpressionAttributeValues={":expected": {"N": str(version - 1)}},
                 )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_conditional_check_failure(error):
                 logger.warning(
                     "order changed by another writer; not overwritten",
                     extra={"order_id": order.order_id, "platform": order.platform, "expected_version": version - 1},
@@ -216,7 +220,7 @@ class OrderRepository:
             "last_seen_at": {"S": seen},
         }
         for name, value in encode_order(order).items():
-            item[name] = _serializer.serialize(value)
+            item[name] = to_attribute(value)
         stored_status = OrderStatus(str(head["status"])) if head and head.get("status") else None
         stored_watch = None if head is None or not head.get("watch_until") else from_iso(str(head["watch_until"]))
         watch_end = refund_watch_end(
@@ -245,7 +249,7 @@ class OrderRepository:
             update = "SET next_check_at = :next"
             values[":next"] = {"S": to_iso(next_check_at)}
         try:
-            self._client.update_item(
+            self.client.update_item(
                 TableName=self.table_name,
                 Key={"pk": {"S": stored.order.key}},
                 UpdateExpression=update,
@@ -253,7 +257,7 @@ class OrderRepository:
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_conditional_check_failure(error):
                 return False
             raise
         return True
@@ -265,35 +269,35 @@ class OrderRepository:
         cost = 0.0
         for start in range(0, len(keys), BATCH_GET_LIMIT):
             chunk = keys[start : start + BATCH_GET_LIMIT]
-            requested = len(chunk)
-            pending: list[dict[str, AttributeValueTypeDef]] = [{"pk": {"S": key}} for key in chunk]
-            for round_ in range(MAX_UNPROCESSED_ROUNDS):
-                response = self._client.batch_get_item(
-                    RequestItems={
-                        self.table_name: {
-                            "Keys": pending,
-                            "ProjectionExpression": _STORED_PROJECTION,
-                            "ExpressionAttributeNames": {"#status": "status"},
-                        }
-                    }
-                )
-                for raw in response.get("Responses", {}).get(self.table_name, []):
-                    plain = {name: _deserializer.deserialize(value) for name, value in raw.items()}
-                    heads[str(plain["pk"])] = plain
-                    cost += read_units(int(plain.get("item_bytes", 0)))
-                unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
-                if not unprocessed:
-                    break
-                pending = list(unprocessed["Keys"])
-                time.sleep(min(1.0, 0.05 * 2**round_) * random.random())
-            else:
-                raise RuntimeError(f"BatchGetItem left keys unprocessed after {MAX_UNPROCESSED_ROUNDS} rounds")
+            for raw in self._batch_get(chunk, projection=True):
+                plain = from_item(raw)
+                heads[str(plain["pk"])] = plain
+                cost += read_units(int(plain.get("item_bytes", 0)))
             found = sum(1 for key in chunk if key in heads)
-            cost += 0.5 * (requested - found)
+            cost += 0.5 * (len(chunk) - found)
         return heads, cost
 
+    def _batch_get(self, keys: Sequence[str], *, projection: bool = False) -> builtins.list[dict[str, Any]]:
+        """The stored items among ``keys`` (at most ``BATCH_GET_LIMIT``), as DynamoDB returns them; with
+        ``projection`` only what ``save_changed`` compares. The keys DynamoDB leaves unprocessed (throttling) are
+        asked for again with ``UNPROCESSED_BACKOFF``; ``UnprocessedKeysError`` when some are left after the last."""
+        request: KeysAndAttributesTypeDef = {"Keys": [{"pk": {"S": key}} for key in keys]}
+        if projection:
+            request["ProjectionExpression"] = _STORED_PROJECTION
+            request["ExpressionAttributeNames"] = {"#status": "status"}
+        found: builtins.list[dict[str, Any]] = []
+        for round_ in range(1, UNPROCESSED_BACKOFF.attempts + 1):
+            response = self.client.batch_get_item(RequestItems={self.table_name: request})
+            found.extend(response.get("Responses", {}).get(self.table_name, []))
+            unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
+            if not unprocessed:
+                return found
+            request["Keys"] = builtins.list(unprocessed["Keys"])
+            UNPROCESSED_BACKOFF.pause(round_)
+        raise UnprocessedKeysError(len(request["Keys"]), UNPROCESSED_BACKOFF.attempts)
+
     def get(self, platform: Platform, order_id: str) -> StoredOrder | None:
-        response = self._client.get_item(
+        response = self.client.get_item(
             TableName=self.table_name, Key={"pk": {"S": order_key(platform, order_id)}}, ConsistentRead=True
         )
         item = response.get("Item")
@@ -323,7 +327,7 @@ class OrderRepository:
             if start_key:
                 request["ExclusiveStartKey"] = start_key
             response: Mapping[str, Any] = (
-                self._client.query(**request) if platform is not None else self._client.scan(**request)
+                self.client.query(**request) if platform is not None else self.client.scan(**request)
             )
             found.extend(response.get("Items", []))
             last_key = response.get("LastEvaluatedKey")
@@ -368,7 +372,7 @@ class OrderRepository:
     def open_orders(self, platform: Platform, due_before: datetime, limit: int) -> builtins.list[StoredOrder]:
         """Not-yet-final orders of a platform whose next status check is due, most overdue first (the
         sparse ``open-orders`` index holds only those, so this never scans)."""
-        response = self._client.query(
+        response = self.client.query(
             TableName=self.table_name,
             IndexName=OPEN_ORDERS_INDEX,
             KeyConditionExpression="open_platform = :platform AND next_check_at <= :due",
@@ -384,21 +388,14 @@ class OrderRepository:
         if missing:
             full: dict[str, dict[str, Any]] = {}
             for start in range(0, len(missing), BATCH_GET_LIMIT):
-                pending: builtins.list[dict[str, AttributeValueTypeDef]] = [
-                    {"pk": {"S": key}} for key in missing[start : start + BATCH_GET_LIMIT]
-                ]
-                while pending:
-                    response = self._client.batch_get_item(RequestItems={self.table_name: {"Keys": pending}})
-                    for raw in response.get("Responses", {}).get(self.table_name, []):
-                        full[raw["pk"]["S"]] = dict(raw)
-                    unprocessed = response.get("UnprocessedKeys", {}).get(self.table_name)
-                    pending = builtins.list(unprocessed["Keys"]) if unprocessed else []
+                for raw in self._batch_get(missing[start : start + BATCH_GET_LIMIT]):
+                    full[raw["pk"]["S"]] = raw
             items = [full.get(item["pk"]["S"], item) for item in items]
         return [_stored(item) for item in items if "content_hash" in item]
 
 
 def _stored(item: Mapping[str, Any]) -> StoredOrder:
-    return StoredOrder.from_image({name: _deserializer.deserialize(value) for name, value in item.items()})
+    return StoredOrder.from_image(from_item(item))
 
 
 def _encode_cursor(key: Mapping[str, Any]) -> str:

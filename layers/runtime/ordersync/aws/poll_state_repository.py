@@ -11,42 +11,29 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
+from ordersync.aws.dynamodb import DynamoDBRepository, from_item, is_conditional_check_failure
 from ordersync.sync.ports import LeaseLostError, PollState
-from ordersync.sync.records import from_iso, to_iso
+from ordersync.timefmt import from_iso, to_iso
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-
-_deserializer = TypeDeserializer()
 COUNTER_PREFIX = "n_"
 
 
-def _condition_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
-class PollStateRepository:
+class PollStateRepository(DynamoDBRepository):
     """Adapter of ``PollStateTable`` (key ``poller``)."""
 
-    def __init__(self, table_name: str, *, dynamodb_client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client: DynamoDBClient = dynamodb_client or boto3.client("dynamodb")
-
     def get(self, poller: str) -> PollState | None:
-        response = self._client.get_item(TableName=self.table_name, Key={"poller": {"S": poller}}, ConsistentRead=True)
+        response = self.client.get_item(TableName=self.table_name, Key={"poller": {"S": poller}}, ConsistentRead=True)
         item = response.get("Item")
         return None if item is None else _to_state(item)
 
     def acquire(self, poller: str, owner: str, *, now: datetime, lease_for: timedelta) -> PollState | None:
         """Take the lease unless another owner holds an unexpired one; the state as it is after taking it."""
         try:
-            response = self._client.update_item(
+            response = self.client.update_item(
                 TableName=self.table_name,
                 Key={"poller": {"S": poller}},
                 UpdateExpression="SET lease_owner = :owner, lease_expires_at = :expires, last_run_id = :owner, "
@@ -62,7 +49,7 @@ class PollStateRepository:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if is_conditional_check_failure(error):
                 return None
             raise
         return _to_state(response["Attributes"])
@@ -106,7 +93,7 @@ class PollStateRepository:
     def release(self, poller: str, owner: str) -> None:
         """Give the lease back early (a run that failed); a lease already taken over is left alone."""
         try:
-            self._client.update_item(
+            self.client.update_item(
                 TableName=self.table_name,
                 Key={"poller": {"S": poller}},
                 UpdateExpression="REMOVE lease_owner, lease_expires_at",
@@ -114,7 +101,7 @@ class PollStateRepository:
                 ExpressionAttributeValues={":owner": {"S": owner}},
             )
         except ClientError as error:
-            if not _condition_failed(error):
+            if not is_conditional_check_failure(error):
                 raise
 
     def _conditional_update(
@@ -122,7 +109,7 @@ class PollStateRepository:
     ) -> None:
         try:
             if names:
-                self._client.update_item(
+                self.client.update_item(
                     TableName=self.table_name,
                     Key={"poller": {"S": poller}},
                     UpdateExpression=expression,
@@ -131,7 +118,7 @@ class PollStateRepository:
                     ExpressionAttributeNames=names,
                 )
             else:
-                self._client.update_item(
+                self.client.update_item(
                     TableName=self.table_name,
                     Key={"poller": {"S": poller}},
                     UpdateExpression=expression,
@@ -139,13 +126,13 @@ class PollStateRepository:
                     ExpressionAttributeValues=values,
                 )
         except ClientError as error:
-            if _condition_failed(error):
+            if is_conditional_check_failure(error):
                 raise LeaseLostError(f"poller {poller!r}: lease lost") from error
             raise
 
 
 def _to_state(item: dict[str, Any]) -> PollState:
-    plain = {name: _deserializer.deserialize(value) for name, value in item.items()}
+    plain = from_item(item)
     checkpoint = plain.get("checkpoint")
     return PollState(
         poller=str(plain["poller"]),

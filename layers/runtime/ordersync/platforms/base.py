@@ -6,7 +6,6 @@ exponential backoff and full jitter, only requests that are safe to repeat.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 import httpx
 
+from ordersync.backoff import Backoff
 from ordersync.errors import (
     AuthenticationError,
     MalformedResponseError,
@@ -41,7 +41,7 @@ class RetryPolicy:
     max_retry_after: float = 20.0
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
-        backoff = random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+        backoff = Backoff(attempts=max(1, self.attempts), base=self.base_delay, cap=self.max_delay).delay(attempt)
         if retry_after is not None:
             return max(backoff, min(retry_after, self.max_retry_after))
         return backoff

@@ -12,12 +12,13 @@ import gzip
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ordersync import timefmt
 from ordersync.models import Order, OrderStatus, Platform, UtcDatetime
 
 INLINE_ORDER_LIMIT = 64 * 1024
@@ -29,22 +30,13 @@ Above it the platform's ``raw`` payload is dropped (``raw_dropped``); if even th
 refused (counted as ``too_large``) rather than stored incomplete."""
 
 
+to_iso = timefmt.to_iso
+from_iso = timefmt.from_iso
+"""The stored time format (``ordersync.timefmt``), named here too for the read path's modules."""
+
+
 class OrderTooLargeError(ValueError):
     """The canonical order, without its raw payload and compressed, still does not fit in one item."""
-
-
-def to_iso(value: datetime) -> str:
-    """A fixed-width UTC timestamp, so that string order is time order (GSI sort keys rely on it)."""
-    if value.tzinfo is None:
-        raise ValueError("datetime must be timezone-aware")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def from_iso(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp {value!r} has no zone")
-    return parsed.astimezone(UTC)
 
 
 def canonical_json(order: Order) -> str:
