@@ -26,7 +26,7 @@ ListStrategy = Literal["window", "newest_first_scan"]
 @dataclass(frozen=True)
 class ListQuery:
     """A platform-neutral page request. Each client maps it onto its own parameters and ignores what
-    its platform cannot filter on (e-cards has no filters at all)."""
+    its platform cannot filter on (a platform may have no filters at all)."""
 
     page: int = 1
     page_size: int | None = None  # None: the platform's largest page
