@@ -1,7 +1,8 @@
 """Scheduled poller of one platform (``PLATFORM``): polls its list into the orders table.
 
-Thin on purpose: the work is ``ordersync.sync.run_poller``. A failed run raises after its metrics are
-out, so that the schedule's retry policy and dead-letter queue see it; its checkpoint makes the retry resume.
+Thin on purpose: the work is ``ordersync.sync.run_poller``, run by ``ordersync.composition.poll_orders``. A
+failed run raises after its metrics are out, so that the schedule's retry policy and dead-letter queue see it;
+its checkpoint makes the retry resume.
 The schedule's input carries ``execution_id`` (the scheduler's ``<aws.scheduler.execution-id>``), which every log
 line of the invocation carries as its correlation id, retries of one execution included.
 """
@@ -14,9 +15,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ordersync.composition import order_repository, platform_client, poll_state_repository, settings
+from ordersync.composition import poll_orders
 from ordersync.models import Platform
-from ordersync.sync import PollReport, run_poller
+from ordersync.sync import PollReport
 from ordersync.sync.telemetry import NAMESPACE, record_poll_metrics
 
 logger = Logger()
@@ -33,23 +34,12 @@ class PollFailedError(RuntimeError):
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     platform = Platform(os.environ["PLATFORM"])
-    config = settings()
     logger.append_keys(platform=platform.value, run_id=context.aws_request_id)
     metrics.add_dimension(name="platform", value=platform.value)
     tracer.put_annotation(key="platform", value=platform.value)
-    client = platform_client(platform)
-    try:
-        report = run_poller(
-            platform,
-            settings=config,
-            client=client,
-            repository=order_repository(),
-            state_repository=poll_state_repository(),
-            remaining_time_ms=context.get_remaining_time_in_millis,
-            run_id=context.aws_request_id,
-        )
-    finally:
-        client.close()
+    report = poll_orders(
+        platform, remaining_time_ms=context.get_remaining_time_in_millis, run_id=context.aws_request_id
+    )
     return _finish(report)
 
 

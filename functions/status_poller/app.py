@@ -13,12 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ordersync.composition import (
     configured_platforms,
-    order_repository,
-    platform_client,
-    poll_state_repository,
-    settings,
+    poll_statuses,
 )
-from ordersync.sync import run_status_poller
 from ordersync.sync.telemetry import NAMESPACE, record_poll_metrics
 
 logger = Logger()
@@ -34,26 +30,15 @@ class StatusPollFailedError(RuntimeError):
 # Metrics are flushed per platform in the loop (one dimension set each), not by ``log_metrics``.
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    config = settings()
     logger.append_keys(run_id=context.aws_request_id)
     reports: dict[str, Any] = {}
     failed: list[str] = []
     for platform in configured_platforms():
         logger.append_keys(platform=platform.value)
         try:
-            client = platform_client(platform)
-            try:
-                report = run_status_poller(
-                    platform,
-                    settings=config,
-                    client=client,
-                    repository=order_repository(),
-                    state_repository=poll_state_repository(),
-                    remaining_time_ms=context.get_remaining_time_in_millis,
-                    run_id=context.aws_request_id,
-                )
-            finally:
-                client.close()
+            report = poll_statuses(
+                platform, remaining_time_ms=context.get_remaining_time_in_millis, run_id=context.aws_request_id
+            )
         except Exception:  # no token, no table: this platform's run never started; the others still run
             logger.exception("status run could not start")
             failed.append(platform.value)

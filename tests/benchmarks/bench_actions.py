@@ -48,8 +48,8 @@ from ordersync.api.resolver import ApiServices, OrdersyncApi
 from ordersync.aws.actions_repository import ActionRepository
 from ordersync.aws.orders_repository import OrderRepository
 from ordersync.errors import RetryableError
-from ordersync.platforms.base import NO_RETRY
 from ordersync.platforms.ecards import EcardsClient
+from ordersync.platforms.http import NO_RETRY
 from ordersync.platforms.ticketscloud import TicketscloudClient, TicketscloudOrderActions
 
 

@@ -39,7 +39,8 @@ from ordersync.aws.orders_repository import OrderRepository, item_size, write_un
 from ordersync.aws.poll_state_repository import PollStateRepository
 from ordersync.config import Settings
 from ordersync.models import Order, Platform
-from ordersync.platforms.base import ListQuery, PlatformClient
+from ordersync.platform_port import ListQuery, PlatformClient
+from ordersync.platforms import profile
 from ordersync.platforms.bizon365 import Bizon365Client
 from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.ticketscloud import TicketscloudClient
@@ -155,7 +156,7 @@ def ordersync_phases(platform: Platform, simulator: PlatformSimulator, orders: i
 
         def run(run_id: str = f"bench-{number}") -> tuple[int, float, float]:
             report = run_poller(
-                platform,
+                profile(platform),
                 settings=settings,
                 client=client,
                 repository=repository,
@@ -163,7 +164,7 @@ def ordersync_phases(platform: Platform, simulator: PlatformSimulator, orders: i
                 remaining_time_ms=lambda: 900_000,
                 run_id=run_id,
                 options=PollOptions.from_settings(
-                    platform, settings, lookback=WHOLE_HISTORY, clock=simulator.clock.now
+                    profile(platform), settings, lookback=WHOLE_HISTORY, clock=simulator.clock.now
                 ),
             )
             if not report.completed:

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from ordersync_tools.infra.template import load_template
 
+from ordersync import platforms
 from ordersync.config import Settings
+from ordersync.models import Platform
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 URL = re.compile(r"https?:|://", re.IGNORECASE)
@@ -179,7 +181,7 @@ def test_function_environment_sets_every_setting_it_needs(template: dict[str, An
         name.upper()
         for name in Settings.model_fields
         if logical_id in FUNCTION_ONLY_SETTINGS.get(name.upper(), {logical_id})
-    }
+    } | {name for platform in Platform for name in platforms.environment_names(platform)}
     assert expected - environment.keys() == set()
 
 

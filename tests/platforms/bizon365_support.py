@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from ordersync_tools.simulators.bizon365 import DEFAULT_PROJECT_ID, DEFAULT_TOKEN, Bizon365Simulator
 
-from ordersync.platforms.base import RetryPolicy
 from ordersync.platforms.bizon365 import Bizon365Client
+from ordersync.platforms.http import RetryPolicy
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "bizon365"
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)

@@ -14,8 +14,8 @@ import httpx
 from ordersync_tools.simulators.base import RecordedRequest, SimClock
 from ordersync_tools.simulators.ecards import EcardsSimulator
 
-from ordersync.platforms.base import RetryPolicy
 from ordersync.platforms.ecards import EcardsCardLine, EcardsClient, EcardsCreateOrderRequest, EcardsParticipant
+from ordersync.platforms.http import RetryPolicy
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ecards"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -22,8 +22,9 @@ from ordersync.errors import (
     ValidationFailedError,
 )
 from ordersync.models import OrderStatus, Platform
-from ordersync.platforms.base import ListQuery, PlatformClient, RetryPolicy
+from ordersync.platform_port import ListQuery, PlatformClient
 from ordersync.platforms.bizon365 import Bizon365Client, Bizon365PaidFilter, build_query
+from ordersync.platforms.http import RetryPolicy
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -29,7 +29,7 @@ from ordersync.errors import (
     ValidationFailedError,
 )
 from ordersync.models import OrderStatus, Platform
-from ordersync.platforms.base import ListQuery, PlatformClient
+from ordersync.platform_port import ListQuery, PlatformClient
 from ordersync.platforms.ecards import EcardsCardLine, EcardsClient, OrderNotFoundError
 
 

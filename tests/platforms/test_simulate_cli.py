@@ -16,9 +16,10 @@ import pytest
 from ordersync_tools.cli import main
 
 from ordersync.models import OrderStatus, Platform
-from ordersync.platforms.base import ListQuery, RetryPolicy
+from ordersync.platform_port import ListQuery
 from ordersync.platforms.bizon365 import Bizon365Client
 from ordersync.platforms.ecards import EcardsClient
+from ordersync.platforms.http import RetryPolicy
 from ordersync.platforms.ticketscloud import TicketscloudClient
 
 STARTUP_SECONDS = 20.0

@@ -31,7 +31,8 @@ from ordersync.errors import (
     ValidationFailedError,
 )
 from ordersync.models import OrderStatus
-from ordersync.platforms.base import ListQuery, PlatformClient, RetryPolicy
+from ordersync.platform_port import ListQuery, PlatformClient
+from ordersync.platforms.http import RetryPolicy
 from ordersync.platforms.ticketscloud import (
     TicketscloudClient,
     TicketscloudExportRequest,

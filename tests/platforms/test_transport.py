@@ -10,7 +10,7 @@ import pytest
 
 from ordersync.errors import RetryableError
 from ordersync.models import Platform
-from ordersync.platforms.base import HttpTransport, RetryPolicy
+from ordersync.platforms.http import HttpTransport, RetryPolicy
 
 RETRY = RetryPolicy(attempts=2, base_delay=0.001, max_delay=5.0)
 

@@ -11,7 +11,7 @@ import httpx
 from ordersync_tools.simulators.base import SimClock
 from ordersync_tools.simulators.ticketscloud import DEFAULT_TOKEN, TicketscloudSimulator
 
-from ordersync.platforms.base import RetryPolicy
+from ordersync.platforms.http import RetryPolicy
 from ordersync.platforms.ticketscloud import TicketscloudClient
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ticketscloud"

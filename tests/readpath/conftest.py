@@ -26,7 +26,7 @@ from ordersync.aws.orders_repository import OrderRepository
 from ordersync.aws.poll_state_repository import PollStateRepository
 from ordersync.config import Settings
 from ordersync.models import Platform
-from ordersync.platforms.base import PlatformClient
+from ordersync.platform_port import PlatformClient
 
 
 @pytest.fixture

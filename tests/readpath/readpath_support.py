@@ -19,13 +19,15 @@ from ordersync_tools.simulators.ecards import EcardsSimulator
 from ordersync_tools.simulators.ticketscloud import TicketscloudSimulator
 from template_tables import create_table_from_template
 
+from ordersync import platforms
 from ordersync.aws.orders_repository import OrderRepository
 from ordersync.aws.poll_state_repository import PollStateRepository
 from ordersync.config import Settings
 from ordersync.models import Platform
-from ordersync.platforms.base import PlatformClient, RetryPolicy
+from ordersync.platform_port import PlatformClient, PlatformProfile
 from ordersync.platforms.bizon365 import Bizon365Client
 from ordersync.platforms.ecards import EcardsClient
+from ordersync.platforms.http import RetryPolicy
 from ordersync.platforms.ticketscloud import TicketscloudClient
 from ordersync.sync import PollOptions, PollReport, StoredOrder, run_poller, run_status_poller
 
@@ -79,13 +81,17 @@ class Harness:
     settings: Settings
     clock: SimClock
 
+    @property
+    def profile(self) -> PlatformProfile:
+        return platforms.profile(self.platform)
+
     def options(self, **overrides: Any) -> PollOptions:
         values: dict[str, Any] = {"lookback": timedelta(hours=2), "concurrency": 4, "clock": self.clock.now}
-        return PollOptions.from_settings(self.platform, self.settings, **(values | overrides))
+        return PollOptions.from_settings(self.profile, self.settings, **(values | overrides))
 
     def poll(self, run_id: str = "run-1", remaining_time_ms: Any = None, **overrides: Any) -> PollReport:
         return run_poller(
-            self.platform,
+            self.profile,
             settings=self.settings,
             client=self.client,
             repository=self.repository,
@@ -265,7 +271,7 @@ def load_handler(directory: str) -> ModuleType:
 
 def status_poll(harness: Harness, run_id: str = "status-1", **overrides: Any) -> PollReport:
     return run_status_poller(
-        harness.platform,
+        harness.profile,
         settings=harness.settings,
         client=harness.client,
         repository=harness.repository,

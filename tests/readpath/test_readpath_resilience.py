@@ -18,7 +18,7 @@ import pytest
 from readpath_support import NO_DEADLINE, ORDERS_TABLE, POLL_STATE_TABLE, Harness
 
 from ordersync.models import OrderStatus, Platform
-from ordersync.platforms.base import ListQuery
+from ordersync.platform_port import ListQuery
 from ordersync.sync import PollReport
 
 CHILD = """
@@ -28,7 +28,8 @@ from ordersync.aws.orders_repository import OrderRepository
 from ordersync.aws.poll_state_repository import PollStateRepository
 from ordersync.config import Settings
 from ordersync.models import OrderStatus, Platform
-from ordersync.platforms.base import RetryPolicy
+from ordersync.platforms import profile
+from ordersync.platforms.http import RetryPolicy
 from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.ticketscloud import TicketscloudClient
 from ordersync.sync import PollOptions, run_poller
@@ -39,7 +40,7 @@ kind = EcardsClient if platform is Platform.ECARDS else TicketscloudClient
 client = kind(base_url, token, retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02))
 client.max_page_size = int(page_size)
 run_poller(
-    platform,
+    profile(platform),
     settings=Settings(),
     client=client,
     repository=OrderRepository(orders_table, refund_watch=timedelta(days=Settings().refund_watch_days)),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ from ordersync_tools.simulators.ticketscloud import DEFAULT_TOKEN as TICKETSCLOU
 from ordersync_tools.simulators.ticketscloud import TicketscloudSimulator
 from writepath_support import ApiGateway, ApiSetup, FifoDelivery, records_from_sqs
 
+from ordersync import platforms as platform_registry
 from ordersync.actions.apply import ActionApplier
 from ordersync.actions.models import ActionMessage, ActionState
 from ordersync.actions.runner import PlatformActionRunner
@@ -29,8 +30,8 @@ from ordersync.api.resolver import ApiServices, OrdersyncApi
 from ordersync.aws.actions_repository import ActionRepository
 from ordersync.aws.orders_repository import OrderRepository
 from ordersync.models import Platform
-from ordersync.platforms.base import RetryPolicy
 from ordersync.platforms.ecards import EcardsClient
+from ordersync.platforms.http import RetryPolicy
 from ordersync.platforms.ticketscloud import TicketscloudClient
 
 MAX_RECEIVE_COUNT = 4
@@ -52,14 +53,19 @@ def platforms() -> Iterator[Platforms]:
 
 def build_worker(api: ApiSetup, platforms: Platforms) -> ActionWorker:
     """One worker per consumer thread, as each Lambda container builds its own."""
-    runner = PlatformActionRunner(
-        ticketscloud=lambda: TicketscloudClient(platforms.ticketscloud.base_url, TICKETSCLOUD_TOKEN, timeout=5.0),
-        ecards=lambda: EcardsClient(
+    clients: dict[Platform, Callable[[], Any]] = {
+        Platform.TICKETSCLOUD: lambda: TicketscloudClient(
+            platforms.ticketscloud.base_url, TICKETSCLOUD_TOKEN, timeout=5.0
+        ),
+        Platform.ECARDS: lambda: EcardsClient(
             platforms.ecards.base_url,
             ECARDS_TOKEN,
             timeout=0.3,
             retry=RetryPolicy(attempts=2, base_delay=0.01),
         ),
+    }
+    runner = PlatformActionRunner(
+        clients=lambda platform: clients[platform](), handlers=platform_registry.action_handlers
     )
     applier = ActionApplier(
         ActionRepository(api.aws.actions_table),

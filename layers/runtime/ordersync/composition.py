@@ -4,11 +4,13 @@ service the handlers use.
 Handlers in ``functions/<name>/app.py`` call these builders and nothing else. Each builder is cached, so a Lambda
 container builds its boto3 and httpx clients once and reuses them across invocations, and imports lazily, so a
 cold start pays only for what its own handler uses. Platform clients are built one way for every caller (the
-pollers, the status poller and the action worker): same timeouts, same token lookup, same checks.
+pollers, the status poller and the action worker): same timeouts, same token lookup, same checks. Everything
+platform-specific comes through the registry of ``ordersync.platforms``: this module names no platform.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,8 @@ if TYPE_CHECKING:
     from ordersync.aws.event_publisher import EventPublisher
     from ordersync.aws.orders_repository import OrderRepository
     from ordersync.aws.poll_state_repository import PollStateRepository
-    from ordersync.platforms.base import PlatformClient
+    from ordersync.platform_port import PlatformClient, PlatformProfile
+    from ordersync.sync.engine import PollReport
 
 __all__ = [
     "Settings",
@@ -37,7 +40,10 @@ __all__ = [
     "metrics",
     "order_repository",
     "platform_client",
+    "platform_profile",
+    "poll_orders",
     "poll_state_repository",
+    "poll_statuses",
     "reset",
     "settings",
 ]
@@ -45,10 +51,16 @@ __all__ = [
 
 def configured_platforms() -> list[Platform]:
     """The platforms this deployment talks to: those with a base URL."""
-    from ordersync.platforms.factory import base_url_of
+    from ordersync import platforms
 
-    config = settings()
-    return [platform for platform in Platform if base_url_of(platform, config)]
+    return platforms.configured_platforms()
+
+
+def platform_profile(platform: Platform) -> PlatformProfile:
+    """What ``platform`` declares to the pollers (how its list is read, its filters, its look-back...)."""
+    from ordersync import platforms
+
+    return platforms.profile(platform)
 
 
 def platform_client(platform: Platform) -> PlatformClient:
@@ -56,11 +68,48 @@ def platform_client(platform: Platform) -> PlatformClient:
 
     Not cached: a poller closes its client at the end of each run; the worker keeps its own for the container.
     """
+    from ordersync import platforms
     from ordersync.aws.secrets import platform_token
-    from ordersync.platforms.factory import build_client, secret_name_of
 
-    config = settings()
-    return build_client(platform, config, platform_token(secret_name_of(platform, config)))
+    return platforms.build_client(platform, settings(), platform_token(platforms.secret_name(platform)))
+
+
+def poll_orders(platform: Platform, *, remaining_time_ms: Callable[[], int], run_id: str) -> PollReport:
+    """One run of ``platform``'s list poller, with its profile and a client closed at the end of the run."""
+    from ordersync.sync import run_poller
+
+    client = platform_client(platform)
+    try:
+        return run_poller(
+            platform_profile(platform),
+            settings=settings(),
+            client=client,
+            repository=order_repository(),
+            state_repository=poll_state_repository(),
+            remaining_time_ms=remaining_time_ms,
+            run_id=run_id,
+        )
+    finally:
+        client.close()
+
+
+def poll_statuses(platform: Platform, *, remaining_time_ms: Callable[[], int], run_id: str) -> PollReport:
+    """One run of the status poller for ``platform``, with its profile and a client closed at the end of the run."""
+    from ordersync.sync import run_status_poller
+
+    client = platform_client(platform)
+    try:
+        return run_status_poller(
+            platform_profile(platform),
+            settings=settings(),
+            client=client,
+            repository=order_repository(),
+            state_repository=poll_state_repository(),
+            remaining_time_ms=remaining_time_ms,
+            run_id=run_id,
+        )
+    finally:
+        client.close()
 
 
 @cache
@@ -127,16 +176,14 @@ def api() -> OrdersyncApi:
 @cache
 def action_worker() -> ActionWorker:
     """The queue worker: applies each action with the platform clients, which it builds on first use."""
+    from ordersync import platforms
     from ordersync.actions.apply import ActionApplier
     from ordersync.actions.runner import PlatformActionRunner
     from ordersync.actions.worker import ActionWorker
     from ordersync.aws.actions_repository import ActionRepository
 
     config = settings()
-    runner = PlatformActionRunner(
-        ticketscloud=lambda: _typed_client(Platform.TICKETSCLOUD),
-        ecards=lambda: _typed_client(Platform.ECARDS),
-    )
+    runner = PlatformActionRunner(clients=_typed_client, handlers=platforms.action_handlers)
     applier = ActionApplier(
         ActionRepository(config.actions_table),
         runner,
@@ -148,7 +195,7 @@ def action_worker() -> ActionWorker:
 
 
 def _typed_client(platform: Platform) -> Any:
-    """The worker's runner wants the concrete client classes (their actions are not on ``PlatformClient``)."""
+    """The platforms' action handlers want their concrete client classes (actions are not on ``PlatformClient``)."""
     return platform_client(platform)
 
 

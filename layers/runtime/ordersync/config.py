@@ -1,5 +1,8 @@
 """Configuration read from environment variables, which ``template.yaml`` sets from its Parameters
-and from its resources. Nothing here knows a host name: every endpoint is configuration."""
+and from its resources. Nothing here knows a host name: every endpoint is configuration.
+
+Only platform-neutral settings live here; each platform reads its own (``<PLATFORM>_*``: base URL, secret name
+and its options) in ``ordersync.platforms.<platform>.profile``."""
 
 from __future__ import annotations
 
@@ -13,14 +16,6 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     stage: str = "dev"
-    ticketscloud_base_url: str = ""
-    ticketscloud_secret_name: str = ""
-    ticketscloud_timezone: str = "Europe/Moscow"
-    bizon365_base_url: str = ""
-    bizon365_project_id: str = ""
-    bizon365_secret_name: str = ""
-    ecards_base_url: str = ""
-    ecards_secret_name: str = ""
 
     orders_table: str = ""
     poll_state_table: str = ""

@@ -231,7 +231,7 @@ class LocalRuntime:
             environment = self.template.properties(function_id).get("Environment") or {}
             variables = self.resources.resolver.resolve(environment.get("Variables") or {})
             for platform in Platform:
-                value = variables.get(f"{platform.value.upper()}_BASE_URL")
+                value = variables.get(_variable(platform, "BASE_URL"))
                 if isinstance(value, str) and value:
                     found.setdefault(platform, value)
         return found
@@ -244,19 +244,21 @@ class LocalRuntime:
         specs = function_specs(self.template, self.resources.resolver, environment, missing)
         for logical_id, reason in missing.items():
             self._error(logical_id, f"not run locally: {reason}")
-        overrides = {f"{platform.value.upper()}_BASE_URL": url for platform, url in self.platform_urls.items()}
-        bizon = importlib.import_module("ordersync_tools.simulators.bizon365")
+        overrides = {_variable(platform, "BASE_URL"): url for platform, url in self.platform_urls.items()}
+        defaults: dict[str, str] = {}
+        for platform in Platform:  # what a platform's simulator needs set when the template leaves it empty
+            simulator = importlib.import_module(f"ordersync_tools.simulators.{platform.value}")
+            defaults |= getattr(simulator, "LOCAL_ENVIRONMENT", {})
         local: dict[str, FunctionSpec] = {}
         for logical_id, spec in specs.items():
             env = {**spec.environment, **{k: v for k, v in overrides.items() if k in spec.environment}}
-            if env.get("BIZON365_PROJECT_ID") == "":
-                env["BIZON365_PROJECT_ID"] = str(bizon.DEFAULT_PROJECT_ID)
+            env |= {name: value for name, value in defaults.items() if env.get(name) == ""}
             local[logical_id] = dataclasses.replace(spec, environment=env)
         return local
 
     def _seed_secrets(self) -> None:
         for platform in Platform:
-            key = f"{platform.value.upper()}_SECRET_NAME"
+            key = _variable(platform, "SECRET_NAME")
             names = {spec.environment[key] for spec in self.specs.values() if spec.environment.get(key)}
             for name in names:
                 seed_secret(self.endpoint, name, self.options.platform_tokens[platform])
@@ -741,3 +743,10 @@ def render_summary(summary: dict[str, Any]) -> str:
     lines.append(f"errors        {summary['errors']}")
     lines.extend(f"  {error}" for error in summary["recent_errors"])
     return "\n".join(lines)
+
+
+def _variable(platform: Platform, name: str) -> str:
+    """The environment variable ``<PREFIX>_<NAME>`` of ``platform`` (its profile declares the prefix)."""
+    from ordersync import platforms
+
+    return f"{platforms.profile(platform).env_prefix}_{name}"

@@ -25,6 +25,8 @@ from ordersync_tools.simulators.base import HttpError, PlatformSimulator, Reques
 
 DEFAULT_TOKEN = "bizon365-simulator-token"  # noqa: S105 - the simulator's well-known test token
 DEFAULT_PROJECT_ID = "12345"
+LOCAL_ENVIRONMENT = {"BIZON365_PROJECT_ID": DEFAULT_PROJECT_ID}
+"""What the local runtime sets when the template leaves it empty: the project this simulator serves."""
 FIRST_ORDER_ID = 100407
 MAX_LIMIT = 100
 DEFAULT_DAYS = 14
@@ -397,4 +399,4 @@ def _search_matches(payload: dict[str, Any], search: str) -> bool:
     return any(needle in text.casefold() for text in (full_name, *fields))
 
 
-__all__ = ["DEFAULT_PROJECT_ID", "DEFAULT_TOKEN", "Bizon365Simulator", "Lifecycle"]
+__all__ = ["DEFAULT_PROJECT_ID", "DEFAULT_TOKEN", "LOCAL_ENVIRONMENT", "Bizon365Simulator", "Lifecycle"]

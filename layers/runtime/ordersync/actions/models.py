@@ -20,7 +20,7 @@ ACTION_RETENTION = timedelta(days=30)
 
 
 class ActionKind(StrEnum):
-    """What an action does. Each kind has exactly one platform."""
+    """What an action does. Each kind has exactly one platform, the prefix of its value (stored: never renamed)."""
 
     TICKETSCLOUD_ORDER_ACTIONS = "ticketscloud_order_actions"
     ECARDS_CREATE_ORDER = "ecards_create_order"
@@ -28,7 +28,8 @@ class ActionKind(StrEnum):
 
     @property
     def platform(self) -> Platform:
-        return Platform.ECARDS if self is ActionKind.ECARDS_CREATE_ORDER else Platform.TICKETSCLOUD
+        """The platform a kind belongs to: each kind's value is ``<platform>_<what it does>``."""
+        return Platform(self.value.split("_", 1)[0])
 
 
 class ActionState(StrEnum):

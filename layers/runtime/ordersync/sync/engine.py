@@ -4,10 +4,12 @@ A run fetches pages, writes what changed, and checkpoints after every batch of p
 written, so a run killed at any point resumes from its last checkpoint: pages after it are read again and,
 being unchanged, cost reads but no writes. The strategy depends on what the platform can filter on:
 
-* Ticketscloud and Bizon365 (``window``): a fixed window of creation times, from the cursor minus the
-  look-back to the run's start, page 1 first to learn ``total``, then the other pages concurrently.
-* E-cards (``scan``): no filters, newest first, pages shifting as orders arrive: read from page 1 until a
-  page holds only stored orders older than the look-back; repeats are deduplicated by id.
+* ``window`` (a platform that filters on creation times): a fixed window of creation times, from the cursor
+  minus the look-back to the run's start, page 1 first to learn ``total``, then the other pages concurrently.
+* ``newest_first_scan`` (a platform without filters): newest first, pages shifting as orders arrive: read from
+  page 1 until a page holds only stored orders older than the look-back; repeats are deduplicated by id.
+
+Which one, and the list filters and minimum look-back, is the platform's ``PlatformProfile`` to declare.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ordersync.config import Settings
 from ordersync.models import Order, OrderPage, Platform, QuarantinedRecord, utc_now
-from ordersync.platforms.base import ListQuery, PlatformClient
+from ordersync.platform_port import ListQuery, PlatformClient, PlatformProfile
 from ordersync.sync.ports import LeaseLostError, OrderStore, PollState, PollStateStore
 from ordersync.sync.records import SaveSummary, from_iso, to_iso
 from ordersync.sync.redact import redact
@@ -38,14 +40,6 @@ Outcome = Literal["completed", "stopped_for_time", "skipped_lease_held", "lease_
 LEASE_MARGIN = timedelta(seconds=30)
 INITIAL_FROM = datetime(2000, 1, 1, tzinfo=UTC)
 """Where a first window starts: before any order of any platform."""
-
-BIZON365_MIN_LOOKBACK = timedelta(days=3)
-"""Bizon365 orders are paid late (bank transfers, instalments): its window always looks back this far. Later
-payments of orders still open are found by the status poller, so the window need not cover them all."""
-
-
-LIST_EXTRA: dict[Platform, dict[str, str]] = {Platform.BIZON365: {"free": "1"}}
-"""Platform filters every list read sends: Bizon365 leaves free orders out unless asked for them."""
 
 
 @dataclass(frozen=True)
@@ -65,10 +59,8 @@ class PollOptions:
     clock: Callable[[], datetime] = utc_now
 
     @classmethod
-    def from_settings(cls, platform: Platform, settings: Settings, **overrides: Any) -> PollOptions:
-        lookback = timedelta(minutes=settings.poll_lookback_minutes)
-        if platform is Platform.BIZON365:
-            lookback = max(lookback, BIZON365_MIN_LOOKBACK)
+    def from_settings(cls, profile: PlatformProfile, settings: Settings, **overrides: Any) -> PollOptions:
+        lookback = max(timedelta(minutes=settings.poll_lookback_minutes), profile.min_lookback)
         values: dict[str, Any] = {"lookback": lookback, "concurrency": settings.poll_concurrency}
         return cls(**(values | overrides))
 
@@ -115,7 +107,7 @@ class StopRun(Exception):  # noqa: N818 - a control-flow signal, not an error
 class RunContext:
     """One run's collaborators and running totals."""
 
-    platform: Platform
+    profile: PlatformProfile
     poller: str
     run_id: str
     client: PlatformClient
@@ -135,6 +127,10 @@ class RunContext:
     resumed: bool = False
     cursor: str | None = None
     counter_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def platform(self) -> Platform:
+        return self.profile.platform
 
     def count_request(self) -> None:
         """Requests are counted from the pool's threads."""
@@ -240,7 +236,7 @@ Body = Callable[[RunContext, PollState], str | None]
 
 
 def run_poller(
-    platform: Platform,
+    profile: PlatformProfile,
     *,
     settings: Settings,
     client: PlatformClient,
@@ -252,10 +248,10 @@ def run_poller(
 ) -> PollReport:
     """One scheduled run of a platform's list poller. Never raises for a platform failure: the report says
     ``failed`` (and the handler fails the invocation so that the schedule's retry policy applies)."""
-    body: Body = scan_newest_first if platform is Platform.ECARDS else poll_window
+    body: Body = scan_newest_first if profile.list_strategy == "newest_first_scan" else poll_window
     return execute(
-        platform,
-        poller_name(platform),
+        profile,
+        poller_name(profile.platform),
         body,
         settings=settings,
         client=client,
@@ -268,7 +264,7 @@ def run_poller(
 
 
 def execute(
-    platform: Platform,
+    profile: PlatformProfile,
     poller: str,
     body: Body,
     *,
@@ -281,12 +277,13 @@ def execute(
     options: PollOptions | None,
 ) -> PollReport:
     """Lease, run ``body``, complete or keep the checkpoint, and always return a report."""
-    options = options or PollOptions.from_settings(platform, settings)
+    platform = profile.platform
+    options = options or PollOptions.from_settings(profile, settings)
     started = time.perf_counter()
     started_at = options.clock()
     with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix=f"poll-{platform.value}") as pool:
         ctx = RunContext(
-            platform, poller, run_id, client, repository, state_repository, remaining_time_ms, options, pool
+            profile, poller, run_id, client, repository, state_repository, remaining_time_ms, options, pool
         )
         state = state_repository.acquire(poller, run_id, now=started_at, lease_for=ctx.lease_for())
         if state is None:
@@ -322,7 +319,7 @@ def execute(
     return report
 
 
-# -- Ticketscloud and Bizon365: a window of creation times ------------------------------------------------------
+# -- window: a fixed window of creation times -------------------------------------------------------------------
 def poll_window(ctx: RunContext, state: PollState) -> str:
     """Poll every page of a fixed creation-time window; return the new cursor (the window's end)."""
     checkpoint = state.checkpoint
@@ -370,7 +367,7 @@ def fetch_window(
             page_size=page_size,
             created_from=window_from,
             created_to=window_to,
-            extra=LIST_EXTRA.get(ctx.platform, {}),
+            extra=ctx.profile.list_filters,
         )
 
     seen: dict[str, Order] = {}
@@ -415,7 +412,7 @@ def _last_page(page: OrderPage, page_size: int) -> int | None:
     return None
 
 
-# -- E-cards: newest first, no filters, shifting pages --------------------------------------------------------
+# -- newest_first_scan: newest first, no filters, shifting pages ---------------------------------------------
 def scan_newest_first(ctx: RunContext, state: PollState) -> str:
     """Read from page 1 until a page holds only stored orders older than the look-back (or the list ends).
 
@@ -442,7 +439,7 @@ def scan_newest_first(ctx: RunContext, state: PollState) -> str:
         page = ctx.fetch(ListQuery(page=page_number, page_size=page_size))
         if previous is not None and _moved_backwards(previous, page, seen):
             ctx.rereads += 1
-            logger.info("e-cards list moved backwards; reading the previous page again", extra={"page": page_number})
+            logger.info("list moved backwards; reading the previous page again", extra={"page": page_number})
             reread_at = ctx.now()
             _scan_page(ctx, ctx.fetch(ListQuery(page=page_number - 1, page_size=page_size)), seen, reread_at)
         all_stored = _scan_page(ctx, page, seen, observed_at)

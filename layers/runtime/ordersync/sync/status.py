@@ -1,11 +1,11 @@
 """The status poller: orders that are not final yet have their status read again until they are, and final
-orders that their platform can still move (a Ticketscloud ``done`` order can be refunded) until their refund
-watch ends.
+orders that their platform can still move (its profile's ``still_moving``: a refund after fulfilment) until their
+refund watch ends.
 
 It reads the sparse ``open-orders`` index (only open orders are in it, most overdue first), never the
-table. E-cards answers one order's status at ``GET /v1/orders/{id}/status``; Ticketscloud and Bizon365 have no
-single-order read, so their due orders are grouped into short windows of creation times and read through the
-list filters. A changed order is written like any other (and leaves the index once final and not watched); an
+table. A platform whose profile says ``reads_status_by_id`` has each due order's status read on its own; the others
+have no single-order read, so their due orders are grouped into short windows of creation times and read through
+the list filters. A changed order is written like any other (and leaves the index once final and not watched); an
 unchanged one only has its next check moved, later the older it is (``records.next_status_check``), or leaves the
 index when its refund watch has ended.
 """
@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
 
 from aws_lambda_powertools import Logger
 
 from ordersync.config import Settings
 from ordersync.errors import MalformedResponseError, PermanentError, PlatformError
-from ordersync.models import Order, OrderStatus, Platform
-from ordersync.platforms.base import PlatformClient
+from ordersync.models import Order
+from ordersync.platform_port import OrderStatusReading, PlatformClient, PlatformProfile, StatusReader
 from ordersync.sync.engine import PollOptions, PollReport, RunContext, execute, fetch_window, status_poller_name
 from ordersync.sync.ports import OrderStore, PollState, PollStateStore
 from ordersync.sync.records import StoredOrder, content_hash, next_check_after, next_status_check
@@ -37,23 +36,8 @@ READ_FAILED_RECHECK = timedelta(minutes=5)
 not after its age-based delay: a failed read is not a check."""
 
 
-class OrderStatusReading(Protocol):
-    @property
-    def raw_status(self) -> str: ...
-
-    @property
-    def status(self) -> OrderStatus: ...
-
-
-@runtime_checkable
-class StatusReader(Protocol):
-    """A client that reads one order's status (the e-cards client)."""
-
-    def get_order_status(self, order_id: str) -> OrderStatusReading: ...
-
-
 def run_status_poller(
-    platform: Platform,
+    profile: PlatformProfile,
     *,
     settings: Settings,
     client: PlatformClient,
@@ -65,8 +49,8 @@ def run_status_poller(
 ) -> PollReport:
     """One run of the status poller for one platform, under its own lease (``status#<platform>``)."""
     return execute(
-        platform,
-        status_poller_name(platform),
+        profile,
+        status_poller_name(profile.platform),
         check_open_orders,
         settings=settings,
         client=client,
@@ -91,7 +75,7 @@ def check_open_orders(ctx: RunContext, state: PollState) -> None:
             return
         done.update(stored.order.key for stored in due)
         unread: set[str] = set()
-        if isinstance(ctx.client, StatusReader) and ctx.platform is Platform.ECARDS:
+        if ctx.profile.reads_status_by_id and isinstance(ctx.client, StatusReader):
             current, unread = _read_one_by_one(ctx, ctx.client, due, listed_at=now)
         else:
             current = _read_through_windows(ctx, due)

@@ -1,4 +1,6 @@
-"""Bizon365 (webinars, online courses): the ``getorders`` client, its payload models and its mapping to ``Order``.
+"""Bizon365: wire models: what the platform sends and what ordersync sends it.
+
+Bizon365 (webinars, online courses): the ``getorders`` client, its payload models and its mapping to ``Order``.
 
 Bizon365 has no order status: whether an order is unpaid, partially paid or paid is read from ``paid``,
 ``partialPaid`` and ``payments``. ``goods`` and ``coowners_reward`` arrive as JSON packed into strings.
@@ -7,16 +9,13 @@ Bizon365 has no order status: whether an order is unpaid, partially paid or paid
 from __future__ import annotations
 
 import json
-import math
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import IntEnum
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
-import httpx
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -28,18 +27,12 @@ from pydantic import (
     model_validator,
 )
 
-from ordersync.errors import MalformedResponseError, ValidationFailedError
+from ordersync.errors import ValidationFailedError
 from ordersync.models import (
-    Customer,
-    Money,
-    Order,
-    OrderItem,
-    OrderPage,
-    OrderStatus,
     Platform,
     QuarantinedRecord,
 )
-from ordersync.platforms.base import DEFAULT_TIMEOUT, HttpTransport, ListQuery, RetryPolicy
+from ordersync.platforms.http import RetryPolicy
 
 PLATFORM = Platform.BIZON365
 DEFAULT_RETRY = RetryPolicy()
@@ -335,173 +328,3 @@ def build_query(**values: Any) -> Bizon365OrdersQuery:
         field = ".".join(str(part) for part in first["loc"]) or "query"
         message = first["msg"] if error.error_count() == 1 else _describe(error)
         raise ValidationFailedError(PLATFORM, field, message) from error
-
-
-# -- mapping -----------------------------------------------------------------------------------------
-_STATUS = {
-    RAW_PAID: OrderStatus.FULFILLED,
-    RAW_PARTIALLY_PAID: OrderStatus.PARTIALLY_PAID,
-    RAW_UNPAID: OrderStatus.PENDING,
-}
-
-
-def to_order(payload: Bizon365Order, *, timezone: ZoneInfo | str = "Europe/Moscow") -> Order:
-    """Map one Bizon365 record onto the canonical ``Order`` (zone-less times are read in ``timezone``)."""
-    zone = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
-    currency = iso_currency(payload.currency)
-    created = payload.created if payload.created.tzinfo is not None else payload.created.replace(tzinfo=zone)
-    raw_status = payload.raw_status
-    return Order(
-        platform=PLATFORM,
-        order_id=payload.id,
-        number=payload.id,
-        status=_STATUS[raw_status],
-        raw_status=raw_status,
-        created_at=created,
-        total=Money(amount=payload.amount, currency=currency),
-        paid=Money(amount=payload.paid_so_far, currency=currency),
-        customer=_customer(payload),
-        items=tuple(
-            OrderItem(
-                sku=good.id,
-                name=_good_name(good),
-                quantity=good.cnt,
-                unit_price=Money(amount=good.price, currency=currency),
-            )
-            for good in payload.goods
-        ),
-        raw=payload.raw or payload.model_dump(mode="json", by_alias=True),
-    )
-
-
-def _customer(payload: Bizon365Order) -> Customer | None:
-    names = [
-        part.strip() for part in (payload.firstname, payload.middlename, payload.lastname) if part and part.strip()
-    ]
-    name = " ".join(names) or None
-    email = payload.email or None
-    phone = payload.phone or None
-    if name is None and email is None and phone is None:
-        return None
-    return Customer(name=name, email=email, phone=phone)
-
-
-def _good_name(good: Bizon365Good) -> str | None:
-    extra = good.model_extra or {}
-    for key in ("title", "name"):
-        value = extra.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-# -- client ------------------------------------------------------------------------------------------
-class Bizon365Client:
-    """``getorders`` over one pooled connection. The doc does not show the auth header: it is configurable."""
-
-    platform = PLATFORM
-    max_page_size = MAX_LIMIT
-
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        *,
-        project_id: str,
-        timezone: str = "Europe/Moscow",
-        auth_header: str = "X-Token",
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        sleep: Callable[[float], None] = time.sleep,
-        http_client: httpx.Client | None = None,
-    ) -> None:
-        if not project_id:
-            raise ValueError("project_id is required")
-        self.project_id = project_id
-        self.zone = ZoneInfo(timezone)
-        self._path = f"/api/v2/{project_id}/orders/getorders"
-        self._transport = HttpTransport(
-            PLATFORM,
-            base_url,
-            headers={auth_header: token, "Accept": "application/json"},
-            timeout=timeout,
-            retry=retry,
-            sleep=sleep,
-            http_client=http_client,
-        )
-
-    @property
-    def transport(self) -> HttpTransport:
-        return self._transport
-
-    def get_orders(self, query: Bizon365OrdersQuery | None = None) -> Bizon365OrdersResponse:
-        """One ``getorders`` call; the query is re-validated so that nothing out of range is ever sent."""
-        checked = build_query(**(query or Bizon365OrdersQuery()).model_dump())
-        body = self._transport.request("GET", self._path, params=checked.params(self.zone))
-        if not isinstance(body, Mapping):
-            raise MalformedResponseError(
-                PLATFORM, f"GET {self._path}: expected a JSON object, got {type(body).__name__}", body=body
-            )
-        try:
-            return Bizon365OrdersResponse.model_validate(body)
-        except ValidationError as error:
-            raise MalformedResponseError(
-                PLATFORM, f"GET {self._path}: unexpected response ({_describe(error)})", body=dict(body)
-            ) from error
-
-    def list_orders(self, query: ListQuery) -> OrderPage:
-        """A page of canonical orders: page/page_size become skip/limit, the created range dateBegin/dateEnd."""
-        page_size = query.page_size or MAX_LIMIT
-        if query.page < 1:
-            raise ValidationFailedError(PLATFORM, "page", "must be at least 1")
-        values: dict[str, Any] = {
-            "skip": (query.page - 1) * page_size,
-            "limit": page_size,
-            "date_begin": query.created_from,
-            "date_end": query.created_to,
-            "paid": _paid_filter(query.raw_statuses),
-        }
-        values.update(_extra_values(query.extra))
-        response = self.get_orders(build_query(**values))
-        orders, quarantined = response.parse_orders()
-        return OrderPage(
-            platform=PLATFORM,
-            orders=tuple(to_order(order, timezone=self.zone) for order in orders),
-            quarantined=tuple(quarantined),
-            page=query.page,
-            page_size=page_size,
-            total=response.total,
-            total_pages=math.ceil(response.total / page_size),
-        )
-
-    def close(self) -> None:
-        self._transport.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-_PAID_FILTERS: dict[frozenset[str], Bizon365PaidFilter] = {
-    frozenset({RAW_PAID}): Bizon365PaidFilter.PAID,
-    frozenset({RAW_UNPAID}): Bizon365PaidFilter.UNPAID,
-    frozenset({RAW_UNPAID, RAW_PARTIALLY_PAID}): Bizon365PaidFilter.UNPAID_OR_PARTIAL,
-}
-
-
-def _paid_filter(raw_statuses: tuple[str, ...]) -> Bizon365PaidFilter | None:
-    """The ``paid`` code for a set of raw statuses; a set the platform cannot express is not filtered."""
-    return _PAID_FILTERS.get(frozenset(raw_statuses)) if raw_statuses else None
-
-
-def _extra_values(extra: Mapping[str, str]) -> dict[str, Any]:
-    """Platform-specific filters passed through ``ListQuery.extra``: ``days``, ``paid``, ``free``, ``search``."""
-    values: dict[str, Any] = {}
-    for key in ("days", "paid", "search"):
-        if key in extra:
-            values[key] = extra[key]
-    if "free" in extra:
-        values["free"] = extra["free"] not in ("", "0", "false", "False")
-    return values

@@ -1,4 +1,4 @@
-"""What every platform client shares: the interface the pollers and the worker use, and the HTTP transport.
+"""What every platform client shares: the HTTP transport and its retry policy.
 
 The transport turns HTTP outcomes into the error classes of ``ordersync.errors`` and retries, with
 exponential backoff and full jitter, only requests that are safe to repeat.
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Self
 
 import httpx
 
@@ -24,7 +24,7 @@ from ordersync.errors import (
     PlatformError,
     RetryableError,
 )
-from ordersync.models import OrderPage, Platform
+from ordersync.models import Platform
 
 
 @dataclass(frozen=True)
@@ -53,31 +53,6 @@ class RetryPolicy:
 
 NO_RETRY = RetryPolicy(attempts=1)
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
-
-
-@dataclass(frozen=True)
-class ListQuery:
-    """A platform-neutral page request. Each client maps it onto its own parameters and ignores what
-    its platform cannot filter on (e-cards has no filters at all)."""
-
-    page: int = 1
-    page_size: int | None = None  # None: the platform's largest page
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-    raw_statuses: tuple[str, ...] = ()
-    extra: Mapping[str, str] = field(default_factory=dict)
-
-
-@runtime_checkable
-class PlatformClient(Protocol):
-    """The interface the pollers use. Platform-specific actions live on the concrete clients."""
-
-    platform: Platform
-    max_page_size: int
-
-    def list_orders(self, query: ListQuery) -> OrderPage: ...
-
-    def close(self) -> None: ...
 
 
 class HttpTransport:
@@ -218,3 +193,8 @@ def _retry_after(response: httpx.Response) -> float | None:
     if moment.tzinfo is None:  # RFC 9110 dates are GMT; "-0000" parses as naive
         moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def timeout_of(seconds: float) -> httpx.Timeout:
+    """The timeouts of a deployment's ``HTTP_TIMEOUT_SECONDS``: connecting gets at most three seconds of it."""
+    return httpx.Timeout(seconds, connect=min(3.0, seconds))

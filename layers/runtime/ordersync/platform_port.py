@@ -1,0 +1,98 @@
+"""The platform port: what the pollers and the worker know about a partner platform, free of any HTTP library.
+
+``sync`` and ``actions`` depend on this module only; each platform's folder under ``ordersync.platforms``
+implements it (a client, and a ``PlatformProfile`` that declares how the platform is read), and the composition
+root hands both to the pollers. Nothing here names a platform: adding one adds a folder, not a branch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Literal, Protocol, runtime_checkable
+
+from ordersync.models import OrderPage, OrderStatus, Platform
+
+ListStrategy = Literal["window", "newest_first_scan"]
+"""How a platform's list is polled:
+
+* ``window``: the list filters on creation times; a poll reads every page of a fixed window of them.
+* ``newest_first_scan``: no filters, newest first, pages shifting as orders arrive; a poll reads from page 1
+  until a page holds only stored orders older than the look-back."""
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A platform-neutral page request. Each client maps it onto its own parameters and ignores what
+    its platform cannot filter on (a platform may have no filters at all)."""
+
+    page: int = 1
+    page_size: int | None = None  # None: the platform's largest page
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    raw_statuses: tuple[str, ...] = ()
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class PlatformClient(Protocol):
+    """The interface the pollers use. Platform-specific actions live on the concrete clients."""
+
+    platform: Platform
+    max_page_size: int
+
+    def list_orders(self, query: ListQuery) -> OrderPage: ...
+
+    def close(self) -> None: ...
+
+
+class OrderStatusReading(Protocol):
+    @property
+    def raw_status(self) -> str: ...
+
+    @property
+    def status(self) -> OrderStatus: ...
+
+
+@runtime_checkable
+class StatusReader(Protocol):
+    """A client that reads one order's status (a platform whose profile says ``reads_status_by_id``)."""
+
+    def get_order_status(self, order_id: str) -> OrderStatusReading: ...
+
+
+def _frozen_filters() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class PlatformProfile:
+    """What the poll engine and the status poller need to know about a platform, declared by the platform
+    (``ordersync.platforms.<platform>.profile``) instead of branched on by them."""
+
+    platform: Platform
+    list_strategy: ListStrategy
+    """How its list is polled (see ``ListStrategy``)."""
+    page_size: int
+    """Its largest page: what its client's ``max_page_size`` is."""
+    list_filters: Mapping[str, str] = field(default_factory=_frozen_filters)
+    """Filters every list read sends (``ListQuery.extra``)."""
+    min_lookback: timedelta = timedelta(0)
+    """The shortest look-back its list poll may use, whatever the deployment's ``POLL_LOOKBACK_MINUTES``."""
+    reads_status_by_id: bool = False
+    """Whether its client reads one order's status by id (``StatusReader``): the status poller then reads due
+    orders one by one; otherwise it reads them through short windows of creation times."""
+    still_moving: frozenset[OrderStatus] = frozenset()
+    """Final canonical statuses the platform can still move an order on from (a refund after fulfilment): such
+    orders stay under status checks for the refund watch."""
+    env_prefix: str = ""
+    """The prefix of its environment variables (``<PREFIX>_BASE_URL``, ``<PREFIX>_SECRET_NAME``, ...)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "list_filters", MappingProxyType(dict(self.list_filters)))
+        if self.page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        if not self.env_prefix:
+            object.__setattr__(self, "env_prefix", self.platform.value.upper())

@@ -1,0 +1,173 @@
+"""Ticketscloud: the client: the list read behind ``PlatformClient`` and the platform's own requests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Self
+from zoneinfo import ZoneInfo
+
+import httpx
+from pydantic import ValidationError
+
+from ordersync.errors import MalformedResponseError, OutcomeUnknownError, ValidationFailedError
+from ordersync.models import (
+    OrderPage,
+)
+from ordersync.platform_port import ListQuery
+from ordersync.platforms.http import DEFAULT_TIMEOUT, HttpTransport, RetryPolicy
+from ordersync.platforms.ticketscloud.mapping import _reason, _revalidated, parse_order_page, to_order
+from ordersync.platforms.ticketscloud.models import (
+    DEFAULT_RETRY,
+    EARLIEST,
+    EXPORT_PATH,
+    LATEST,
+    MAX_PAGE_SIZE,
+    ORDERS_PATH,
+    PLATFORM,
+    QUERY_TIME_FORMAT,
+    TicketscloudExportRequest,
+    TicketscloudOrderActions,
+    TicketscloudOrderEnvelope,
+    TicketscloudOrderFilters,
+    TicketscloudPatchResult,
+)
+
+# -- the client ------------------------------------------------------------------------------------------
+
+
+class TicketscloudClient:
+    """Ticketscloud behind ``PlatformClient``, plus its own actions (export, PATCH)."""
+
+    platform = PLATFORM
+    max_page_size = MAX_PAGE_SIZE
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timezone: str = "Europe/Moscow",
+        currency: str = "RUB",
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        self.zone = ZoneInfo(timezone)
+        self.currency = currency
+        self.transport = HttpTransport(
+            PLATFORM,
+            base_url,
+            headers={"Authorization": f"key {token}", "Accept": "application/json"},
+            timeout=timeout,
+            retry=retry,
+            sleep=sleep,
+            http_client=http_client,
+        )
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def list_orders(self, query: ListQuery) -> OrderPage:
+        """The poller's entry: ``query.extra`` may carry ``events`` (comma-joined) and ``only_with_customer``."""
+        events = tuple(part for part in query.extra.get("events", "").split(",") if part)
+        only = query.extra.get("only_with_customer")
+        filters = TicketscloudOrderFilters(
+            created_from=query.created_from,
+            created_to=query.created_to,
+            statuses=query.raw_statuses,
+            events=events,
+            only_with_customer=None if only is None else only.strip().lower() in ("true", "1", "yes"),
+        )
+        page_size = MAX_PAGE_SIZE if query.page_size is None else query.page_size
+        return self.search_orders(filters, page=query.page, page_size=page_size)
+
+    def search_orders(
+        self, filters: TicketscloudOrderFilters, *, page: int = 1, page_size: int = MAX_PAGE_SIZE
+    ) -> OrderPage:
+        """One page of orders matching every given filter. Retried when safe: a list read changes nothing."""
+        if page < 1:
+            raise ValidationFailedError(PLATFORM, "page", f"must be at least 1, not {page}")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValidationFailedError(PLATFORM, "page_size", f"must be 1..{MAX_PAGE_SIZE}, not {page_size}")
+        params = self._filter_params(filters) | {"page": str(page), "page_size": str(page_size)}
+        body = self.transport.request("GET", ORDERS_PATH, params=params)
+        return parse_order_page(body, timezone=self.zone, currency=self.currency)
+
+    def _filter_params(self, filters: TicketscloudOrderFilters) -> dict[str, str]:
+        params: dict[str, str] = {}
+        if filters.created_from is not None or filters.created_to is not None:
+            params["created_at"] = self.created_at_range(filters.created_from, filters.created_to)
+        if filters.statuses:
+            params["status"] = ",".join(filters.statuses)
+        if filters.events:
+            params["events"] = ",".join(filters.events)
+        if filters.only_with_customer is not None:
+            params["only_with_customer"] = "true" if filters.only_with_customer else "false"
+        return params
+
+    def created_at_range(self, start: datetime | None, end: datetime | None) -> str:
+        """``from,to`` as the docs' example writes it, in the platform's zone, whole seconds that still cover
+        both bounds; an open side is sent as a far bound, since the docs show only closed ranges."""
+        low = (start or EARLIEST).astimezone(self.zone).replace(microsecond=0)
+        high = (end or LATEST).astimezone(self.zone)
+        if high.microsecond:
+            high = high.replace(microsecond=0) + timedelta(seconds=1)
+        return f"{low.strftime(QUERY_TIME_FORMAT)},{high.strftime(QUERY_TIME_FORMAT)}"
+
+    # -- actions ---------------------------------------------------------------------------------------
+    def export_orders(self, request: TicketscloudExportRequest) -> None:
+        """Ask the platform to e-mail an export of the matching orders.
+
+        The docs' heading says GET with query parameters, their example sends POST with JSON. POST is used: the
+        example is a concrete request, and an e-mail address belongs in a body, not in URLs that proxies log.
+        Retried like a read: the worst a repeat can do is send a second e-mail.
+        """
+        body: dict[str, Any] = {"email": request.email}
+        if request.created_from is not None or request.created_to is not None:
+            body["created_at"] = self.created_at_range(request.created_from, request.created_to)
+        if request.statuses:
+            body["status"] = list(request.statuses)
+        if request.events:
+            body["events"] = list(request.events)
+        if request.only_with_customer is not None:
+            body["only_with_customer"] = request.only_with_customer
+        self.transport.request("POST", EXPORT_PATH, json=body, expect_json=False)
+
+    def patch_order(self, order_id: str, actions: TicketscloudOrderActions) -> TicketscloudPatchResult:
+        """Apply ``actions`` to one order with a single PATCH, sent exactly once.
+
+        The platform answers ``409`` while an earlier change of the same order is still being processed: that
+        change was not applied, and the caller (the queue worker, one order per FIFO group) retries it later, so
+        the transport does not. A 409, 429 or 5xx raises ``RetryableError`` with its status code; a lost answer
+        (timeout, dropped connection, unreadable 200) raises ``OutcomeUnknownError``: the change may have been
+        applied. ``400`` (for example on a ``done`` order) raises ``PermanentError`` with the platform's
+        ``errors`` body. Promocode errors come inside the ``200`` and are returned, never swallowed.
+        """
+        if not order_id or "/" in order_id:
+            raise ValidationFailedError(PLATFORM, "order_id", f"not a usable order id: {order_id!r}")
+        checked = _revalidated(actions)
+        path = f"{ORDERS_PATH}/{order_id}"
+        try:
+            body = self.transport.request("PATCH", path, json=checked.patch_body(), retry_safe=False)
+        except MalformedResponseError as error:
+            raise OutcomeUnknownError(
+                PLATFORM, f"PATCH {path}: answered with a body that is not JSON", status_code=error.status_code
+            ) from error
+        try:
+            envelope = TicketscloudOrderEnvelope.model_validate(body)
+            order = to_order(envelope.data, timezone=self.zone, refs=envelope.refs, currency=self.currency)
+        except ValueError as error:  # ValidationError is a ValueError too
+            reason = _reason(error) if isinstance(error, ValidationError) else str(error)
+            raise OutcomeUnknownError(PLATFORM, f"PATCH {path}: unreadable answer ({reason})", body=body) from error
+        return TicketscloudPatchResult(order=order, promocode_errors=tuple(envelope.errors))
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,301 @@
+"""Ticketscloud: wire models: what the platform sends and what ordersync sends it.
+
+Ticketscloud client: list orders, export them to e-mail, and PATCH one order.
+
+Ticketscloud writes its times as zone-less wall-clock strings (Moscow time by the integrators' account), so
+the zone is a setting and every time is stored in UTC. Money is a decimal string without a currency: RUB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal, Self
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ordersync.models import (
+    Order,
+    OrderStatus,
+    Platform,
+    UtcDatetime,
+)
+from ordersync.platforms.http import RetryPolicy
+
+PLATFORM = Platform.TICKETSCLOUD
+MAX_PAGE_SIZE = 200
+ORDERS_PATH = "/v2/resources/orders"
+EXPORT_PATH = "/v2/resources/orders/export"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # how the platform writes times
+QUERY_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # how the docs' example writes the created_at filter
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # an open lower bound, sent explicitly
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)  # an open upper bound, sent explicitly
+DEFAULT_RETRY = RetryPolicy()
+
+STATUS_MAP: Mapping[str, OrderStatus] = {
+    "executed": OrderStatus.PENDING,
+    "in_progress": OrderStatus.PENDING,
+    "done": OrderStatus.FULFILLED,
+    "cancelled": OrderStatus.CANCELLED,
+    "canceled": OrderStatus.CANCELLED,  # the older lifecycle docs' spelling
+    "expired": OrderStatus.EXPIRED,
+    "refunded": OrderStatus.REFUNDED,
+}
+
+# -- payload models (what the platform sends) ------------------------------------------------------------
+
+
+class _Payload(BaseModel):
+    """Tolerant of fields the docs do not list, strict about the ones ordersync relies on."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+def parse_platform_time(value: str, zone: ZoneInfo) -> datetime:
+    """Read a platform time: ``"YYYY-MM-DD HH:MM:SS"`` in ``zone``; an explicit offset, if ever sent, wins."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(UTC)
+
+
+def _check_time(value: str | None) -> str | None:
+    if value is not None:
+        datetime.fromisoformat(value)  # raises ValueError naming the bad value
+    return value
+
+
+class TicketscloudTicket(_Payload):
+    id: str
+    set: str
+    status: str | None = None
+    number: int | None = None
+    barcode: str | None = None
+    serial: str | None = None
+    price: Decimal | None = None
+    discount: Decimal | None = None
+    extra: Decimal | None = None
+    full: Decimal
+    nominal: Decimal | None = None
+
+
+class TicketscloudValues(_Payload):
+    full: Decimal
+    price: Decimal | None = None
+    discount: Decimal | None = None
+    extra: Decimal | None = None
+    nominal: Decimal | None = None
+    sets_values: dict[str, Any] = Field(default_factory=dict)
+    viral_promocodes: list[Any] = Field(default_factory=list)
+
+
+class TicketscloudCustomerData(_Payload):
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    lang: str | None = None
+
+
+class TicketscloudSettings(_Payload):
+    customer: TicketscloudCustomerData | None = None
+    send_tickets: bool | None = None
+    invitation: bool | None = None
+    subscribe_agree: bool | None = None
+
+
+class TicketscloudVendorData(_Payload):
+    order_id: str | None = None
+    raw: dict[str, Any] | None = None  # the docs' own example holds booleans and numbers here
+
+
+class TicketscloudOrder(_Payload):
+    """One order as the platform sends it (list items and the ``data`` of a PATCH answer)."""
+
+    id: str = Field(min_length=1)
+    number: int
+    status: str = Field(min_length=1)
+    created_at: str
+    expired_after: str | None = None
+    done_at: str | None = None
+    code: str | None = None
+    event: str | None = None
+    org: str | None = None
+    vendor: str | None = None
+    origin: str | None = None
+    promocodes: list[str] = Field(default_factory=list)
+    settings: TicketscloudSettings = Field(default_factory=TicketscloudSettings)
+    tickets: list[TicketscloudTicket] = Field(default_factory=list)
+    values: TicketscloudValues
+    vendor_data: TicketscloudVendorData = Field(default_factory=TicketscloudVendorData)
+
+    _times = field_validator("created_at", "expired_after", "done_at")(_check_time)
+
+
+class TicketscloudPagination(_Payload):
+    page: int = Field(ge=1)
+    page_size: int = Field(ge=1)
+    total: int = Field(ge=0)
+
+
+class TicketscloudErrorItem(_Payload):
+    code: str
+    msg: str = ""
+
+
+class TicketscloudOrderList(_Payload):
+    """The envelope of a list answer; its orders are validated one by one so a bad one is quarantined."""
+
+    data: list[Any]
+    pagination: TicketscloudPagination
+    refs: dict[str, Any] = Field(default_factory=dict)
+
+
+class TicketscloudOrderEnvelope(_Payload):
+    """The answer to a PATCH: the updated order, and promocode errors that do not change the ``200``."""
+
+    data: TicketscloudOrder
+    refs: dict[str, Any] = Field(default_factory=dict)
+    errors: list[TicketscloudErrorItem] = Field(default_factory=list)
+
+
+# -- request models (what ordersync sends) ---------------------------------------------------------------
+
+
+class TicketscloudCustomer(BaseModel):
+    """The ``customer`` action: any of the four fields; ``lang`` is ``en`` or ``ru``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = Field(default=None, min_length=1)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: str | None = Field(default=None, min_length=1)
+    lang: Literal["en", "ru"] | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if all(value is None for _, value in self):
+            raise ValueError("customer needs at least one of name, email, phone, lang")
+        return self
+
+
+RAW_MAX_KEYS = 20
+RAW_MAX_KEY_LENGTH = 40
+RAW_MAX_VALUE_LENGTH = 128
+VENDOR_ORDER_ID_MAX_LENGTH = 64
+
+
+def _raw_value(value: object) -> str:
+    """The rule says every value is a string; the docs' example sends ``true`` and ``3``. Scalars are accepted
+    and sent as strings, which satisfies both readings."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float | Decimal):
+        return str(value)
+    raise ValueError(f"must be a string (or a number or boolean), not {type(value).__name__}")
+
+
+class TicketscloudVendorDataAction(BaseModel):
+    """The ``vendor_data`` action with its documented limits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    order_id: str | None = Field(default=None, max_length=VENDOR_ORDER_ID_MAX_LENGTH)
+    raw: dict[str, str] | None = None
+
+    @field_validator("raw", mode="before")
+    @classmethod
+    def _check_raw(cls, value: object) -> object:
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            raise ValueError("raw must be an object")  # noqa: TRY004 - pydantic wants ValueError
+        if len(value) > RAW_MAX_KEYS:
+            raise ValueError(f"raw has {len(value)} keys, at most {RAW_MAX_KEYS} are allowed")
+        checked: dict[str, str] = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or not key or len(key) > RAW_MAX_KEY_LENGTH:
+                raise ValueError(f"raw key {key!r} must be a string of 1 to {RAW_MAX_KEY_LENGTH} characters")
+            try:
+                text = _raw_value(item)
+            except ValueError as error:
+                raise ValueError(f"raw[{key!r}] {error}") from None
+            if len(text) > RAW_MAX_VALUE_LENGTH:
+                raise ValueError(f"raw[{key!r}] is {len(text)} characters, at most {RAW_MAX_VALUE_LENGTH}")
+            checked[key] = text
+        return checked
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if self.order_id is None and self.raw is None:
+            raise ValueError("vendor_data needs order_id or raw")
+        return self
+
+
+class TicketscloudOrderActions(BaseModel):
+    """Any combination of the four documented actions on one order, at least one; limits are checked here,
+    before anything is sent. Field names are the API's, so the write-path API takes this as its body."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    customer: TicketscloudCustomer | None = None
+    vendor_data: TicketscloudVendorDataAction | None = None
+    send_tickets: bool | None = None
+    promocodes: list[str] | None = Field(default=None, min_length=1)
+
+    @field_validator("promocodes")
+    @classmethod
+    def _codes_not_blank(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and any(not code.strip() for code in value):
+            raise ValueError("promocodes must not hold an empty code")
+        return value
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Self:
+        if all(value is None for _, value in self):
+            raise ValueError("at least one action is needed: customer, vendor_data, send_tickets or promocodes")
+        return self
+
+    def patch_body(self) -> dict[str, Any]:
+        """The PATCH body: ``customer`` and ``send_tickets`` go under ``settings``, as the platform nests them."""
+        body: dict[str, Any] = {}
+        settings: dict[str, Any] = {}
+        if self.customer is not None:
+            settings["customer"] = self.customer.model_dump(exclude_none=True)
+        if self.send_tickets is not None:
+            settings["send_tickets"] = self.send_tickets
+        if settings:
+            body["settings"] = settings
+        if self.vendor_data is not None:
+            body["vendor_data"] = self.vendor_data.model_dump(exclude_none=True)
+        if self.promocodes is not None:
+            body["promocodes"] = list(self.promocodes)
+        return body
+
+
+class TicketscloudOrderFilters(BaseModel):
+    """Every documented list filter. Bounds are aware datetimes; they are sent in the platform's zone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    created_from: UtcDatetime | None = None
+    created_to: UtcDatetime | None = None
+    statuses: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    only_with_customer: bool | None = None
+
+
+class TicketscloudExportRequest(TicketscloudOrderFilters):
+    """An export of the orders matching the filters, e-mailed by the platform to ``email``."""
+
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class TicketscloudPatchResult(BaseModel):
+    """The updated order and the promocode errors the platform reported inside its ``200``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order: Order
+    promocode_errors: tuple[TicketscloudErrorItem, ...] = ()

@@ -1,0 +1,39 @@
+"""Ticketscloud's declaration for the pollers and its settings (``TICKETSCLOUD_*``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ordersync.models import OrderStatus, Platform
+from ordersync.platform_port import PlatformClient, PlatformProfile
+from ordersync.platforms.settings import PlatformSettings
+from ordersync.platforms.ticketscloud.models import MAX_PAGE_SIZE
+
+PROFILE = PlatformProfile(
+    platform=Platform.TICKETSCLOUD,
+    list_strategy="window",
+    page_size=MAX_PAGE_SIZE,
+    still_moving=frozenset({OrderStatus.FULFILLED}),
+)
+"""Its list filters on creation times. Its older docs let a ``done`` order become ``refunded``, at any time, while
+its list poll re-reads only the look-back window: a fulfilled order stays watched for the refund watch."""
+
+
+class Settings(PlatformSettings):
+    prefix = "TICKETSCLOUD"
+
+    timezone: str = "Europe/Moscow"
+    """The zone of its zone-less wall-clock times."""
+
+
+def settings(environ: Mapping[str, str] | None = None) -> Settings:
+    return Settings.from_env(environ)
+
+
+def build_client(config: Settings, token: str, *, timeout_seconds: float) -> PlatformClient:
+    from ordersync.platforms.http import timeout_of
+    from ordersync.platforms.ticketscloud.client import TicketscloudClient
+
+    return TicketscloudClient(
+        config.required("base_url"), token, timezone=config.timezone, timeout=timeout_of(timeout_seconds)
+    )
