@@ -30,12 +30,13 @@ from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.http import RetryPolicy
 from ordersync.platforms.ticketscloud import TicketscloudClient
 from ordersync.sync import PollOptions, PollReport, StoredOrder, run_poller, run_status_poller
+from ordersync.sync.records import RefundWatch
 
 ORDERS_TABLE = "ordersync-test-orders"
 POLL_STATE_TABLE = "ordersync-test-poll-state"
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.005, max_delay=0.02)
 NO_DEADLINE = 900_000
-REFUND_WATCH = timedelta(days=Settings().refund_watch_days)
+REFUND_WATCH = RefundWatch(timedelta(days=Settings().refund_watch_days), still_moving=platforms.still_moving())
 """What the composition root passes ``OrderRepository`` by default (``REFUND_WATCH_DAYS`` unset)."""
 
 

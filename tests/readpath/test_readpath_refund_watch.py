@@ -4,6 +4,7 @@ fulfilled, checked by the status poller; every other final status leaves the ind
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -210,7 +211,11 @@ def test_a_change_that_keeps_the_fulfilled_status_keeps_the_watch_end(repository
 
 
 def test_a_zero_day_refund_watch_makes_fulfilled_final_at_once(repository: OrderRepository, dynamodb: Any) -> None:
-    unwatched = OrderRepository(repository.table_name, dynamodb_client=dynamodb, refund_watch=timedelta(0))
+    unwatched = OrderRepository(
+        repository.table_name,
+        dynamodb_client=dynamodb,
+        refund_watch=replace(repository.refund_watch, window=timedelta(0)),
+    )
     unwatched.save_changed([make_order(Platform.TICKETSCLOUD, OrderStatus.PENDING)], seen_at=NOW)
 
     unwatched.save_changed([make_order(Platform.TICKETSCLOUD, OrderStatus.FULFILLED)], seen_at=NOW + timedelta(hours=1))
@@ -233,7 +238,7 @@ def test_the_refund_watch_comes_from_refund_watch_days(monkeypatch: pytest.Monke
 
     assert Settings().refund_watch_days == 30
     assert Settings.from_env({"REFUND_WATCH_DAYS": "7"}).refund_watch_days == 7
-    assert repository.refund_watch == timedelta(days=7)
+    assert repository.refund_watch.window == timedelta(days=7)
 
 
 def test_the_repository_has_no_default_refund_watch(dynamodb: Any) -> None:

@@ -43,7 +43,7 @@ run_poller(
     profile(platform),
     settings=Settings(),
     client=client,
-    repository=OrderRepository(orders_table, refund_watch=timedelta(days=Settings().refund_watch_days)),
+    repository=OrderRepository(orders_table, refund_watch=REFUND_WATCH),
     state_repository=PollStateRepository(state_table),
     remaining_time_ms=lambda: 900_000,
     run_id="doomed",

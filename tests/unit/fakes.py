@@ -15,25 +15,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ordersync import platforms
 from ordersync.actions.apply import ActionOutcome
 from ordersync.actions.models import Action, ActionError, ActionState
 from ordersync.clients_auth import ApiClient, hash_token, new_client
 from ordersync.errors import PermanentError
 from ordersync.models import Order, OrderPage, OrderStatus, Platform, QuarantinedRecord, order_key
-from ordersync.platforms.base import ListQuery
+from ordersync.platform_port import ListQuery
 from ordersync.sync.ports import LeaseLostError, PollState
 from ordersync.sync.records import (
     OrderTooLargeError,
+    RefundWatch,
     SaveSummary,
     StoredOrder,
     content_hash,
     encode_order,
     next_status_check,
-    refund_watch_end,
 )
 
-DEFAULT_REFUND_WATCH = timedelta(days=30)
-"""``Settings.refund_watch_days``' default, which ``OrderRepository`` uses when none is given."""
+DEFAULT_REFUND_WATCH = RefundWatch(timedelta(days=30), still_moving=platforms.still_moving())
+"""``Settings.refund_watch_days``' default, with the statuses the platforms' profiles declare still moving."""
 
 
 # -- the orders table ---------------------------------------------------------------------------------------------
@@ -44,7 +45,7 @@ class FakeOrderStore:
     and keeps ``first_seen_at``; an item changed after ``observed_at`` is left alone and counted as a conflict;
     the open-orders index is ``next_check_at`` (set by ``records.next_status_check`` with the refund watch)."""
 
-    def __init__(self, *, refund_watch: timedelta = DEFAULT_REFUND_WATCH) -> None:
+    def __init__(self, *, refund_watch: RefundWatch = DEFAULT_REFUND_WATCH) -> None:
         self.refund_watch = refund_watch
         self.items: dict[str, StoredOrder] = {}
         self.writes: list[str] = []
@@ -99,10 +100,9 @@ class FakeOrderStore:
     def _stored(
         self, order: Order, digest: str, head: StoredOrder | None, seen_at: datetime, raw_dropped: bool
     ) -> StoredOrder:
-        watch_end = refund_watch_end(
+        watch_end = self.refund_watch.end(
             order,
             seen_at=seen_at,
-            window=self.refund_watch,
             stored_status=None if head is None else head.order.status,
             stored_watch_end=None if head is None else head.watch_until,
         )
@@ -298,7 +298,7 @@ class StatusReading:
 
 
 class FakePlatformClient:
-    """``platforms.base.PlatformClient`` over a list of canonical orders.
+    """``platform_port.PlatformClient`` over a list of canonical orders.
 
     ``newest_first=False`` (Ticketscloud, Bizon365): ``created_from``/``created_to`` filter (both inclusive), oldest
     first, ``total`` given. ``newest_first=True`` (e-cards): no filters, newest first, ``total_pages`` given.
@@ -376,7 +376,7 @@ def _in_window(order: Order, query: ListQuery) -> bool:
 
 
 class FakeStatusClient(FakePlatformClient):
-    """A client that also reads one order's status (``sync.status.StatusReader``, the e-cards shape). An order it
+    """A client that also reads one order's status (``platform_port.StatusReader``, the e-cards shape). An order it
     does not know answers ``404`` as a ``PermanentError``; ``status_faults`` makes reads of an order id fail."""
 
     def __init__(self, platform: Platform, orders: Iterable[Order] = (), **kwargs: Any) -> None:

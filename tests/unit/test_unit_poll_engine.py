@@ -10,10 +10,11 @@ import pytest
 from builders import NOW, Clock, order, orders, with_status
 from fakes import FakeOrderStore, FakePlatformClient, FakePollStateStore
 
+from ordersync import platforms
 from ordersync.config import Settings
 from ordersync.errors import RetryableError
 from ordersync.models import OrderStatus, Platform, QuarantinedRecord
-from ordersync.platforms.base import ListQuery
+from ordersync.platform_port import ListQuery
 from ordersync.sync import PollOptions, PollReport, poller_name, run_poller
 from ordersync.sync.engine import INITIAL_FROM
 from ordersync.sync.records import from_iso, to_iso
@@ -36,7 +37,7 @@ class Poll:
     def run(self, run_id: str = "run-1", *, remaining: Callable[[], int] | None = None, **options: Any) -> PollReport:
         values: dict[str, Any] = {"lookback": LOOKBACK, "concurrency": 1, "clock": self.clock}
         return run_poller(
-            self.platform,
+            platforms.profile(self.platform),
             settings=Settings(),
             client=self.client,
             repository=self.store,
@@ -251,12 +252,12 @@ def test_bizon365_list_reads_ask_for_free_orders_too() -> None:
 
 
 def test_bizon365_always_looks_back_at_least_three_days() -> None:
-    options = PollOptions.from_settings(Platform.BIZON365, Settings(poll_lookback_minutes=60))
+    options = PollOptions.from_settings(platforms.profile(Platform.BIZON365), Settings(poll_lookback_minutes=60))
 
     assert options.lookback == timedelta(days=3)
-    assert PollOptions.from_settings(Platform.TICKETSCLOUD, Settings(poll_lookback_minutes=60)).lookback == timedelta(
-        hours=1
-    )
+    assert PollOptions.from_settings(
+        platforms.profile(Platform.TICKETSCLOUD), Settings(poll_lookback_minutes=60)
+    ).lookback == timedelta(hours=1)
 
 
 # -- the scan strategy (e-cards: newest first, no filters, shifting pages) ------------------------------------

@@ -6,8 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 from builders import NOW, Clock, order, with_status
-from fakes import FakeOrderStore, FakePlatformClient, FakePollStateStore, FakeStatusClient
+from fakes import DEFAULT_REFUND_WATCH, FakeOrderStore, FakePlatformClient, FakePollStateStore, FakeStatusClient
 
+from ordersync import platforms
 from ordersync.config import Settings
 from ordersync.errors import RetryableError
 from ordersync.models import Order, OrderStatus, Platform
@@ -22,7 +23,7 @@ SEEN = NOW - timedelta(minutes=10)
 
 def run(client: FakePlatformClient, store: FakeOrderStore, clock: Clock | None = None, **kwargs: Any) -> PollReport:
     return run_status_poller(
-        client.platform,
+        platforms.profile(client.platform),
         settings=Settings(),
         client=client,
         repository=store,
@@ -141,7 +142,7 @@ def test_ticketscloud_open_orders_are_read_through_short_creation_windows() -> N
 
 def test_a_fulfilled_ticketscloud_order_stays_watched_for_refunds_then_leaves_the_index() -> None:
     done = order("t1", status=OrderStatus.FULFILLED, created_at=NOW - timedelta(days=29))
-    store = FakeOrderStore(refund_watch=timedelta(days=30))
+    store = FakeOrderStore(refund_watch=DEFAULT_REFUND_WATCH)
     store.seed(done, at=NOW - timedelta(days=2))
     watched = store.stored(done)
     client = FakePlatformClient(Platform.TICKETSCLOUD, [done])

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from template_tables import create_table_from_template
 
+from ordersync import platforms
 from ordersync.actions.accept import ActionAcceptor
 from ordersync.api.authorizer import UnauthorizedError, authorize
 from ordersync.api.resolver import ApiServices
@@ -29,12 +30,13 @@ from ordersync.aws.actions_repository import ActionRepository
 from ordersync.aws.clients_repository import ClientRepository
 from ordersync.aws.orders_repository import OrderRepository
 from ordersync.config import Settings
+from ordersync.sync.records import RefundWatch
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 MAX_RECEIVE_COUNT = 4
-REFUND_WATCH = timedelta(days=Settings().refund_watch_days)
+REFUND_WATCH = RefundWatch(timedelta(days=Settings().refund_watch_days), still_moving=platforms.still_moving())
 """What the composition root passes ``OrderRepository`` by default (``REFUND_WATCH_DAYS`` unset)."""
 
 

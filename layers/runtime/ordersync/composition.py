@@ -125,10 +125,13 @@ def metrics() -> Metrics:
 
 @cache
 def order_repository() -> OrderRepository:
+    from ordersync import platforms
     from ordersync.aws.orders_repository import OrderRepository
+    from ordersync.sync.records import RefundWatch
 
     config = settings()
-    return OrderRepository(config.orders_table, refund_watch=timedelta(days=config.refund_watch_days))
+    watch = RefundWatch(timedelta(days=config.refund_watch_days), still_moving=platforms.still_moving())
+    return OrderRepository(config.orders_table, refund_watch=watch)
 
 
 @cache

@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
@@ -25,12 +25,12 @@ from ordersync.backoff import Backoff
 from ordersync.models import Order, OrderStatus, Platform, order_key
 from ordersync.sync.records import (
     OrderTooLargeError,
+    RefundWatch,
     SaveSummary,
     StoredOrder,
     content_hash,
     encode_order,
     next_status_check,
-    refund_watch_end,
 )
 from ordersync.timefmt import from_iso, to_iso
 
@@ -91,8 +91,9 @@ def read_units(size: int) -> float:
 class OrderRepository(DynamoDBRepository):
     """Adapter of ``OrdersTable`` (key ``pk`` = ``"{platform}#{order_id}"``).
 
-    ``refund_watch`` is how long a fulfilled order its platform can still refund stays in the open-orders index
-    (``records.STILL_MOVING``). The adapter reads no environment: whoever builds it passes ``REFUND_WATCH_DAYS``,
+    ``refund_watch`` says which final statuses each platform can still move on from, and how long an order in one
+    stays in the open-orders index. The adapter reads no environment: whoever builds it passes ``REFUND_WATCH_DAYS``
+    and the platforms' profiles,
     the same for every writer of the table (pollers, status poller, action worker), so that all of them place
     orders in the index alike."""
 
@@ -100,7 +101,7 @@ class OrderRepository(DynamoDBRepository):
         self,
         table_name: str,
         *,
-        refund_watch: timedelta,
+        refund_watch: RefundWatch,
         dynamodb_client: DynamoDBClient | None = None,
         write_concurrency: int = 8,
     ) -> None:
@@ -223,12 +224,8 @@ class OrderRepository(DynamoDBRepository):
             item[name] = to_attribute(value)
         stored_status = OrderStatus(str(head["status"])) if head and head.get("status") else None
         stored_watch = None if head is None or not head.get("watch_until") else from_iso(str(head["watch_until"]))
-        watch_end = refund_watch_end(
-            order,
-            seen_at=seen_at,
-            window=self.refund_watch,
-            stored_status=stored_status,
-            stored_watch_end=stored_watch,
+        watch_end = self.refund_watch.end(
+            order, seen_at=seen_at, stored_status=stored_status, stored_watch_end=stored_watch
         )
         next_check = next_status_check(order, seen_at, watch_end=watch_end)
         if next_check is not None:

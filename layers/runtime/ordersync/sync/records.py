@@ -12,8 +12,8 @@ import gzip
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import MappingProxyType
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -163,41 +163,37 @@ def next_check_after(created_at: datetime, now: datetime) -> datetime:
     return now + OLD_ORDER_CHECK_EVERY
 
 
-STILL_MOVING: Mapping[Platform, frozenset[OrderStatus]] = MappingProxyType(
-    {Platform.TICKETSCLOUD: frozenset({OrderStatus.FULFILLED})}
-)
-"""Final statuses a platform can still move on from. Ticketscloud's older docs let a ``done`` order become
-``refunded``, at any time, while its list poll re-reads only the look-back window of creation times: such an order
-stays in the open-orders index for the refund watch (``REFUND_WATCH_DAYS``), checked on the age-based schedule."""
+@dataclass(frozen=True)
+class RefundWatch:
+    """How long an order stays in the open-orders index after reaching a final status its platform can still move
+    on from (each platform's profile declares those statuses as ``still_moving``: Ticketscloud's older docs let a
+    ``done`` order become ``refunded`` at any time, while its list poll re-reads only the look-back window of
+    creation times). Such an order is checked on the age-based schedule until the watch ends."""
 
+    window: timedelta
+    still_moving: Mapping[Platform, frozenset[OrderStatus]]
 
-def can_still_move(order: Order) -> bool:
-    return order.status in STILL_MOVING.get(order.platform, frozenset())
+    def watches(self, order: Order) -> bool:
+        return order.status in self.still_moving.get(order.platform, frozenset())
 
+    def end(
+        self, order: Order, *, seen_at: datetime, stored_status: OrderStatus | None, stored_watch_end: datetime | None
+    ) -> datetime | None:
+        """Until when ``order`` stays watched (``None``: not watched, or no longer).
 
-def refund_watch_end(
-    order: Order,
-    *,
-    seen_at: datetime,
-    window: timedelta,
-    stored_status: OrderStatus | None,
-    stored_watch_end: datetime | None,
-) -> datetime | None:
-    """Until when an order that ``can_still_move`` stays watched (``None``: not watched, or no longer).
-
-    The watch runs from when the order reached its status: from ``seen_at`` when ordersync stored it in another
-    status before; from its creation when it is first seen in it, since when it moved is unknown (Ticketscloud
-    fulfils within minutes of creation, and a first sync of years of history must not flood the index). A change
-    that keeps the status keeps the watch's end (or its absence) rather than starting it again."""
-    if not can_still_move(order):
-        return None
-    if stored_status is order.status:
-        end = stored_watch_end
-    elif stored_status is None:
-        end = order.created_at + window
-    else:
-        end = seen_at + window
-    return end if end is not None and end > seen_at else None
+        The watch runs from when the order reached its status: from ``seen_at`` when ordersync stored it in another
+        status before; from its creation when it is first seen in it, since when it moved is unknown (Ticketscloud
+        fulfils within minutes of creation, and a first sync of years of history must not flood the index). A
+        change that keeps the status keeps the watch's end (or its absence) rather than starting it again."""
+        if not self.watches(order):
+            return None
+        if stored_status is order.status:
+            end = stored_watch_end
+        elif stored_status is None:
+            end = order.created_at + self.window
+        else:
+            end = seen_at + self.window
+        return end if end is not None and end > seen_at else None
 
 
 def next_status_check(
