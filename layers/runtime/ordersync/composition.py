@@ -78,28 +78,22 @@ def poll_orders(platform: Platform, *, remaining_time_ms: Callable[[], int], run
     """One run of ``platform``'s list poller, with its profile and a client closed at the end of the run."""
     from ordersync.sync import run_poller
 
-    client = platform_client(platform)
-    try:
-        return run_poller(
-            platform_profile(platform),
-            settings=settings(),
-            client=client,
-            repository=order_repository(),
-            state_repository=poll_state_repository(),
-            remaining_time_ms=remaining_time_ms,
-            run_id=run_id,
-        )
-    finally:
-        client.close()
+    return _poll(run_poller, platform, remaining_time_ms=remaining_time_ms, run_id=run_id)
 
 
 def poll_statuses(platform: Platform, *, remaining_time_ms: Callable[[], int], run_id: str) -> PollReport:
     """One run of the status poller for ``platform``, with its profile and a client closed at the end of the run."""
     from ordersync.sync import run_status_poller
 
+    return _poll(run_status_poller, platform, remaining_time_ms=remaining_time_ms, run_id=run_id)
+
+
+def _poll(
+    runner: Callable[..., PollReport], platform: Platform, *, remaining_time_ms: Callable[[], int], run_id: str
+) -> PollReport:
     client = platform_client(platform)
     try:
-        return run_status_poller(
+        return runner(
             platform_profile(platform),
             settings=settings(),
             client=client,

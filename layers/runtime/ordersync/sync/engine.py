@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict, Unpack
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict
@@ -235,50 +235,32 @@ def status_poller_name(platform: Platform) -> str:
 Body = Callable[[RunContext, PollState], str | None]
 
 
-def run_poller(
-    profile: PlatformProfile,
-    *,
-    settings: Settings,
-    client: PlatformClient,
-    repository: OrderStore,
-    state_repository: PollStateStore,
-    remaining_time_ms: Callable[[], int],
-    run_id: str,
-    options: PollOptions | None = None,
-) -> PollReport:
+class RunArguments(TypedDict):
+    """What every run of a poller works with, besides its platform's profile: written once, for ``run_poller``,
+    ``run_status_poller`` and ``execute`` alike."""
+
+    settings: Settings
+    client: PlatformClient
+    repository: OrderStore
+    state_repository: PollStateStore
+    remaining_time_ms: Callable[[], int]
+    run_id: str
+    options: NotRequired[PollOptions | None]
+
+
+def run_poller(profile: PlatformProfile, **run: Unpack[RunArguments]) -> PollReport:
     """One scheduled run of a platform's list poller. Never raises for a platform failure: the report says
     ``failed`` (and the handler fails the invocation so that the schedule's retry policy applies)."""
     body: Body = scan_newest_first if profile.list_strategy == "newest_first_scan" else poll_window
-    return execute(
-        profile,
-        poller_name(profile.platform),
-        body,
-        settings=settings,
-        client=client,
-        repository=repository,
-        state_repository=state_repository,
-        remaining_time_ms=remaining_time_ms,
-        run_id=run_id,
-        options=options,
-    )
+    return execute(profile, poller_name(profile.platform), body, **run)
 
 
-def execute(
-    profile: PlatformProfile,
-    poller: str,
-    body: Body,
-    *,
-    settings: Settings,
-    client: PlatformClient,
-    repository: OrderStore,
-    state_repository: PollStateStore,
-    remaining_time_ms: Callable[[], int],
-    run_id: str,
-    options: PollOptions | None,
-) -> PollReport:
+def execute(profile: PlatformProfile, poller: str, body: Body, **run: Unpack[RunArguments]) -> PollReport:
     """Lease, run ``body``, complete or keep the checkpoint, and always return a report."""
     platform = profile.platform
-    options = options or PollOptions.from_settings(profile, settings)
+    options = run.get("options") or PollOptions.from_settings(profile, run["settings"])
+    client, repository, state_repository = run["client"], run["repository"], run["state_repository"]
+    remaining_time_ms, run_id = run["remaining_time_ms"], run["run_id"]
     started = time.perf_counter()
     started_at = options.clock()
     with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix=f"poll-{platform.value}") as pool:

@@ -12,17 +12,24 @@ index when its refund watch has ended.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Unpack
 
 from aws_lambda_powertools import Logger
 
-from ordersync.config import Settings
 from ordersync.errors import MalformedResponseError, PermanentError, PlatformError
 from ordersync.models import Order
-from ordersync.platform_port import OrderStatusReading, PlatformClient, PlatformProfile, StatusReader
-from ordersync.sync.engine import PollOptions, PollReport, RunContext, execute, fetch_window, status_poller_name
-from ordersync.sync.ports import OrderStore, PollState, PollStateStore
+from ordersync.platform_port import OrderStatusReading, PlatformProfile, StatusReader
+from ordersync.sync.engine import (
+    PollReport,
+    RunArguments,
+    RunContext,
+    execute,
+    fetch_window,
+    status_poller_name,
+)
+from ordersync.sync.ports import PollState
 from ordersync.sync.records import StoredOrder, content_hash, next_check_after, next_status_check
 
 logger = Logger(child=True)
@@ -36,30 +43,9 @@ READ_FAILED_RECHECK = timedelta(minutes=5)
 not after its age-based delay: a failed read is not a check."""
 
 
-def run_status_poller(
-    profile: PlatformProfile,
-    *,
-    settings: Settings,
-    client: PlatformClient,
-    repository: OrderStore,
-    state_repository: PollStateStore,
-    remaining_time_ms: Callable[[], int],
-    run_id: str,
-    options: PollOptions | None = None,
-) -> PollReport:
+def run_status_poller(profile: PlatformProfile, **run: Unpack[RunArguments]) -> PollReport:
     """One run of the status poller for one platform, under its own lease (``status#<platform>``)."""
-    return execute(
-        profile,
-        status_poller_name(profile.platform),
-        check_open_orders,
-        settings=settings,
-        client=client,
-        repository=repository,
-        state_repository=state_repository,
-        remaining_time_ms=remaining_time_ms,
-        run_id=run_id,
-        options=options,
-    )
+    return execute(profile, status_poller_name(profile.platform), check_open_orders, **run)
 
 
 def check_open_orders(ctx: RunContext, state: PollState) -> None:
