@@ -99,7 +99,7 @@ def test_a_fulfilled_order_is_watched_until_its_watch_ends_then_leaves_the_index
     harness = harness_factory(Platform.TICKETSCLOUD, orders=10)
     order_id = fulfilled_by_the_status_poller(harness)
     watched = harness.stored()[order_id]
-    window = harness.repository.refund_watch
+    window = harness.repository.refund_watch.window
     harness.clock.advance(window - timedelta(days=1))
     status_poll(harness, "status-late")
     still_watched = harness.stored()[order_id]
@@ -132,7 +132,7 @@ def test_orders_first_seen_fulfilled_are_watched_from_their_creation(harness_fac
 
     stored = harness.stored()
     fulfilled = {order_id for order_id, item in stored.items() if item.order.status is OrderStatus.FULFILLED}
-    window = harness.repository.refund_watch
+    window = harness.repository.refund_watch.window
     assert fulfilled
     assert fulfilled <= open_order_ids(harness)
     for order_id in fulfilled:
@@ -141,7 +141,7 @@ def test_orders_first_seen_fulfilled_are_watched_from_their_creation(harness_fac
 
 def test_a_first_sync_leaves_fulfilled_orders_older_than_the_watch_out_of_the_index(harness_factory) -> None:
     harness = harness_factory(Platform.TICKETSCLOUD, orders=60)
-    harness.clock.advance(harness.repository.refund_watch + timedelta(days=4))  # every order is older than that
+    harness.clock.advance(harness.repository.refund_watch.window + timedelta(days=4))  # every order is older than that
 
     harness.poll()
 
@@ -190,7 +190,7 @@ def test_a_ticketscloud_order_seen_becoming_fulfilled_is_watched_from_then(repos
 
     stored = repository.get(Platform.TICKETSCLOUD, "order-0001")
     assert stored is not None
-    assert stored.watch_until == fulfilled_seen_at + repository.refund_watch
+    assert stored.watch_until == fulfilled_seen_at + repository.refund_watch.window
     assert stored.next_check_at is not None
     assert fulfilled_seen_at < stored.next_check_at <= stored.watch_until
     assert open_keys(repository, Platform.TICKETSCLOUD) == {stored.order.key}
@@ -207,7 +207,7 @@ def test_a_change_that_keeps_the_fulfilled_status_keeps_the_watch_end(repository
     stored = repository.get(Platform.TICKETSCLOUD, "order-0001")
     assert stored is not None
     assert stored.version == 3
-    assert stored.watch_until == fulfilled_seen_at + repository.refund_watch
+    assert stored.watch_until == fulfilled_seen_at + repository.refund_watch.window
 
 
 def test_a_zero_day_refund_watch_makes_fulfilled_final_at_once(repository: OrderRepository, dynamodb: Any) -> None:
