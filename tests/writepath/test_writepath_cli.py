@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import boto3
 import pytest
@@ -189,9 +190,14 @@ def test_redrive_sorts_a_batch_dead_lettered_out_of_order(wp_aws: WritePathAws) 
     assert [json.loads(r["body"])["action_id"] for r in records] == [a.action_id for a in actions]
 
 
-def test_redrive_without_queues_explains_what_it_needs(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["actions", "redrive", "--queue-url", "q"]) == 2
-    assert "--dlq-url" in capsys.readouterr().err
+def test_redrive_without_queues_explains_what_it_needs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no local runtime above it
+    assert main(["actions", "redrive", "--queue-url", "https://sqs.us-east-1.amazonaws.com/1/q.fifo"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ordersync: no deployment to act on")
+    assert "--stack-name" in err
 
 
 def test_clients_in_a_usage_plan_get_their_own_api_key_which_the_authorizer_returns(
