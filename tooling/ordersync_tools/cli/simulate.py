@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             except OSError as error:
                 if error.errno == errno.EADDRINUSE:
                     raise CliError(
-                        f"port {port} is in use: stop what uses it, or pass another --port (0: any)"
+                        f"port {port} is in use: stop what uses it, or pass another --port (0: any free)"
                     ) from None
                 raise CliError(f"cannot listen on {args.host}:{port}: {error.strerror or error}") from None
             simulators.append(simulator)
