@@ -55,8 +55,8 @@ def register(subparsers: Any) -> None:
         "revoke",
         help="stop a client's token from working",
         description=(
-            "Revoke a client. The API caches each token's authorization for "
-            f"{AUTHORIZER_CACHE_SECONDS // 60} minutes, so a revoked token keeps working that long."
+            f"Revoke a client. Its token keeps working for up to {AUTHORIZER_CACHE_SECONDS // 60} minutes: "
+            "the API caches each token's authorization that long (ReauthorizeEvery in template.yaml)."
         ),
     )
     revoke.add_argument("name", type=client_name, help="the client to revoke")
