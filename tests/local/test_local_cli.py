@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 from pathlib import Path
@@ -87,3 +88,75 @@ def test_bad_options_exit_2_with_a_message(
 ) -> None:
     assert main(["local", *arguments]) == 2
     assert message in capsys.readouterr().err
+
+
+def _without_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No region, no credentials, no profile: what a fresh machine has."""
+    for name in (
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_clients_and_redrive_find_the_running_local_runtime_without_flags(
+    tiny_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ordersync_tools.local.runtime import LocalOptions, LocalRuntime, Reporter
+
+    checkout = tmp_path / "checkout"
+    (checkout / "docs").mkdir(parents=True)
+    state_dir = checkout / ".ordersync-local"
+    _without_aws_configuration(monkeypatch, tmp_path)
+    options = LocalOptions(template=tiny_project, aws_port=0, api_port=0, state_dir=state_dir, simulator_orders=1)
+    runtime = LocalRuntime(options, Reporter(io.StringIO(), json_lines=True))
+    with runtime.running():
+        published = json.loads((state_dir / "resources.json").read_text(encoding="utf-8"))
+        assert published["endpoint"] == runtime.endpoint
+        assert published["resources"]["ClientsTable"]["type"] == "AWS::DynamoDB::Table"
+        monkeypatch.chdir(checkout / "docs")  # anywhere in the checkout
+
+        assert main(["clients", "create", "crm", "--scope", "ticketscloud:act"]) == 0
+        token = capsys.readouterr().out.strip()
+        assert main(["clients", "list", "--json"]) == 0
+        listed = {row["client_name"]: row for row in json_lines(capsys.readouterr().out)}
+        # The issue's case: AWS_ENDPOINT_URL at the local runtime and --stack-name, on a machine with no AWS setup.
+        monkeypatch.setenv("AWS_ENDPOINT_URL", runtime.endpoint)
+        assert main(["clients", "list", "--stack-name", "ordersync"]) == 0
+        by_stack = capsys.readouterr()
+        assert main(["actions", "redrive", "--dry-run", "--json"]) == 0
+        dry_run = json.loads(capsys.readouterr().out)
+
+    assert token
+    assert set(listed) == {"crm", "demo"}
+    assert listed["crm"]["scopes"] == ["ticketscloud:act"]
+    assert "crm\tactive\tticketscloud:act" in by_stack.out
+    assert "the local runtime has no stacks; using its resources" in by_stack.err
+    assert dry_run["dead_lettered"] == 0
+    assert dry_run["dlq_url"].endswith(".fifo")
+    assert not (state_dir / "resources.json").exists()  # withdrawn at stop
+
+
+def test_clients_with_no_runtime_running_and_no_stack_say_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    state_dir = tmp_path / ".ordersync-local"
+    state_dir.mkdir()
+    # What a runtime killed with SIGKILL leaves behind: its process is gone, so the file is ignored.
+    stale = {"endpoint": "http://127.0.0.1:1", "region": "us-east-1", "pid": 2**22 + 12345}
+    (state_dir / "resources.json").write_text(json.dumps(stale), encoding="utf-8")
+
+    assert main(["clients", "list"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("ordersync: no deployment to act on: pass --stack-name")
+    assert "start `ordersync local`" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import boto3
 import pytest
@@ -189,9 +190,14 @@ def test_redrive_sorts_a_batch_dead_lettered_out_of_order(wp_aws: WritePathAws) 
     assert [json.loads(r["body"])["action_id"] for r in records] == [a.action_id for a in actions]
 
 
-def test_redrive_without_queues_explains_what_it_needs(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["actions", "redrive", "--queue-url", "q"]) == 2
-    assert "--dlq-url" in capsys.readouterr().err
+def test_redrive_without_queues_explains_what_it_needs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no local runtime above it
+    assert main(["actions", "redrive", "--queue-url", "https://sqs.us-east-1.amazonaws.com/1/q.fifo"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ordersync: no deployment to act on")
+    assert "--stack-name" in err
 
 
 def test_clients_in_a_usage_plan_get_their_own_api_key_which_the_authorizer_returns(
@@ -213,3 +219,86 @@ def test_clients_in_a_usage_plan_get_their_own_api_key_which_the_authorizer_retu
     assert policy["usageIdentifierKey"] == client.usage_key
     assert main(["clients", "revoke", "crm", *table]) == 0
     assert apigateway.get_api_keys()["items"] == []
+
+
+def test_clients_list_of_a_stack_that_does_not_exist_is_one_line(
+    wp_aws: WritePathAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    del wp_aws
+    assert main(["clients", "list", "--stack-name", "ordersync"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ordersync: stack 'ordersync' does not exist in us-east-1 at http://127.0.0.1:")
+    assert "the local runtime has no stacks; drop --stack-name" in err  # these tests' moto is a local endpoint
+    assert len(err.splitlines()) == 1
+
+
+def _no_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_clients_list_of_a_stack_without_a_region_asks_for_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _no_aws_configuration(monkeypatch, tmp_path)
+    assert main(["clients", "list", "--stack-name", "ordersync"]) == 2
+    assert capsys.readouterr().err == "ordersync: no AWS region: pass --region (or set AWS_REGION)\n"
+
+
+def test_clients_list_of_a_stack_without_credentials_says_how_to_get_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _no_aws_configuration(monkeypatch, tmp_path)
+    assert main(["clients", "list", "--stack-name", "ordersync", "--region", "eu-central-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ordersync: no AWS credentials")
+    assert len(err.splitlines()) == 1
+
+
+def test_clients_create_json_prints_the_token_in_an_object(
+    wp_aws: WritePathAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["clients", "create", "crm", "--scope", "*", "--json", "--table", wp_aws.clients_table]) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["client_name"] == "crm"
+    assert created["scopes"] == ["*"]
+    assert wp_aws.clients().find_by_token(created["token"]) is not None
+
+
+def test_clients_revoke_says_the_token_works_for_up_to_5_minutes_more(
+    wp_aws: WritePathAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["clients", "create", "crm", "--scope", "*", "--table", wp_aws.clients_table])
+    capsys.readouterr()
+    assert main(["clients", "revoke", "crm", "--table", wp_aws.clients_table]) == 0
+    assert "keeps working for up to 5 minutes" in capsys.readouterr().out
+
+
+def test_the_revoke_note_matches_the_authorizer_cache_of_the_template() -> None:
+    from ordersync_tools.cli.clients import AUTHORIZER_CACHE_SECONDS
+
+    template = (Path(__file__).parents[2] / "template.yaml").read_text(encoding="utf-8")
+    assert f"ReauthorizeEvery: {AUTHORIZER_CACHE_SECONDS}" in template
+
+
+def test_redrive_dry_run_counts_and_moves_nothing(wp_aws: WritePathAws, capsys: pytest.CaptureFixture[str]) -> None:
+    _dead_letter(wp_aws, _accepted(wp_aws, "o1", 2))
+    queues = ["--queue-url", wp_aws.queue_url, "--dlq-url", wp_aws.dlq_url]
+    assert main(["actions", "redrive", "--dry-run", "--json", *queues]) == 0
+    assert json.loads(capsys.readouterr().out)["dead_lettered"] == 2
+    assert main(["actions", "redrive", "--json", *queues]) == 0
+    assert json.loads(capsys.readouterr().out)["moved"] == 2
+
+
+def test_redrive_finds_the_dead_letter_queue_from_the_redrive_policy(
+    wp_aws: WritePathAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _stack("ordersync-dev", {"ActionsQueueUrl": wp_aws.queue_url})
+    _dead_letter(wp_aws, _accepted(wp_aws, "o1", 1))
+    assert main(["actions", "redrive", "--stack-name", "ordersync-dev"]) == 0
+    assert "moved 1 action(s)" in capsys.readouterr().out

@@ -1,7 +1,7 @@
-"""``ordersync clients create|list|revoke``: API clients and their tokens.
+"""``ordersync clients create|list|revoke``: the API's clients and their bearer tokens.
 
-The clients table comes from ``--table`` or from the outputs of ``--stack-name``; boto3 honours
-``AWS_ENDPOINT_URL``, so the same commands work against the local runtime.
+Without flags the commands act on the running ``ordersync local`` of this checkout; ``--stack-name`` picks a
+deployed stack (with ``--region``), ``--table`` names the clients table directly.
 """
 
 from __future__ import annotations
@@ -12,111 +12,98 @@ import sys
 from typing import Any
 
 from ordersync.models import utc_now
+from ordersync_tools.cli.errors import CliError, client_name
+from ordersync_tools.cli.target import CLIENTS_TABLE, USAGE_PLAN, Target, add_target_options, resolve_target
 
-CLIENTS_TABLE_OUTPUT = "ApiClientsTableName"
-USAGE_PLAN_RESOURCE = "OrdersyncApiUsagePlan"  # the usage plan SAM makes for OrdersyncApi (CreateUsagePlan: PER_API)
+# The API caches an authorizer's answer per token for ReauthorizeEvery seconds (template.yaml, ClientTokenAuthorizer).
+AUTHORIZER_CACHE_SECONDS = 300
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "clients", help="create, list and revoke API clients", description=__doc__
+        "clients",
+        help="create, list and revoke API clients",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="clients_command", required=True)
+    commands = parser.add_subparsers(dest="clients_command", required=True, metavar="{create,list,revoke}")
 
-    create = commands.add_parser("create", help="make a client and print its token (shown once)")
-    create.add_argument("name", help="the client's name (letters, digits, . _ -)")
+    create = commands.add_parser(
+        "create",
+        help="make a client and print its token (shown once)",
+        description="Make an API client and print its bearer token. The token is shown once; only its hash is kept.",
+    )
+    create.add_argument("name", type=client_name, help="the client's name: letters, digits, '.', '_' or '-'")
     create.add_argument(
         "--scope",
         action="append",
         required=True,
-        help="'<platform>:read', '<platform>:act' or '*'; repeat for several",
+        help="what it may do: '<platform>:read', '<platform>:act' or '*' (everything); repeat for several",
     )
     create.add_argument(
         "--usage-plan-id",
-        help="API Gateway usage plan that throttles the client (found from --stack-name when not given)",
+        help="API Gateway usage plan that throttles the client (default: the stack's; none locally)",
     )
-    _add_table_options(create)
+    _add_common_options(create)
     create.set_defaults(run=run_create)
 
-    listing = commands.add_parser("list", help="list clients (never their tokens)")
-    listing.add_argument("--json", action="store_true", help="print JSON lines")
-    _add_table_options(listing)
+    listing = commands.add_parser("list", help="list clients (never their tokens)", description="List API clients.")
+    _add_common_options(listing)
     listing.set_defaults(run=run_list)
 
-    revoke = commands.add_parser("revoke", help="stop a client's token from working")
-    revoke.add_argument("name")
-    _add_table_options(revoke)
+    revoke = commands.add_parser(
+        "revoke",
+        help="stop a client's token from working",
+        description=(
+            f"Revoke a client. Its token keeps working for up to {AUTHORIZER_CACHE_SECONDS // 60} minutes: "
+            "the API caches each token's authorization that long (ReauthorizeEvery in template.yaml)."
+        ),
+    )
+    revoke.add_argument("name", type=client_name, help="the client to revoke")
+    _add_common_options(revoke)
     revoke.set_defaults(run=run_revoke)
 
 
-def _add_table_options(parser: argparse.ArgumentParser) -> None:
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--stack-name", help="read the clients table from this stack's outputs")
-    target.add_argument("--table", help="the clients table name")
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON (one object a line) instead of text")
+    add_target_options(parser)
+    parser.add_argument("--table", help="the clients table, when neither the stack nor the local runtime names it")
 
 
-def stack_outputs(stack_name: str) -> dict[str, str]:
-    import boto3
-
-    stacks = boto3.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
-
-
-def stack_usage_plan(stack_name: str) -> str | None:
-    import boto3
-    from botocore.exceptions import ClientError
-
-    try:
-        resource = boto3.client("cloudformation").describe_stack_resource(
-            StackName=stack_name, LogicalResourceId=USAGE_PLAN_RESOURCE
-        )
-    except ClientError:
-        return None
-    physical_id: str | None = resource["StackResourceDetail"].get("PhysicalResourceId")
-    return physical_id
-
-
-def _repository(args: argparse.Namespace) -> Any:
+def _repository(args: argparse.Namespace) -> tuple[Any, Target]:
     from ordersync.aws.clients_repository import ClientRepository
 
-    table = args.table or stack_outputs(args.stack_name).get(CLIENTS_TABLE_OUTPUT)
-    if not table:
-        raise SystemExit(f"stack {args.stack_name!r} has no output {CLIENTS_TABLE_OUTPUT}")
-    return ClientRepository(table)
+    target = resolve_target(args, explicit=bool(args.table))
+    table = args.table or target.require(CLIENTS_TABLE, "--table")
+    return ClientRepository(table, dynamodb_client=target.client("dynamodb")), target
 
 
 def run_create(args: argparse.Namespace) -> int:
-    from ordersync.aws.clients_repository import (
-        ClientExistsError,
-        UsagePlanKeys,
-    )
-    from ordersync.clients_auth import (
-        ScopeError,
-        normalise_scopes,
-    )
+    from ordersync.aws.clients_repository import ClientExistsError, UsagePlanKeys
+    from ordersync.clients_auth import ScopeError, normalise_scopes
 
-    repository = _repository(args)
     try:
         normalise_scopes(args.scope)
     except ScopeError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise CliError(f"{error}: use '<platform>:read', '<platform>:act' or '*'") from None
+    repository, target = _repository(args)
     existing = repository.get(args.name)
     if existing is not None and existing.active:
-        print(f"error: client {args.name!r} already exists", file=sys.stderr)
-        return 2
-    plan = args.usage_plan_id or (stack_usage_plan(args.stack_name) if args.stack_name else None)
-    keys = UsagePlanKeys(plan) if plan else None
+        raise CliError(f"client {args.name!r} already exists: revoke it first or pick another name")
+    plan = args.usage_plan_id or (target.find(USAGE_PLAN) if target.stack_name else None)
+    keys = UsagePlanKeys(plan, client=target.client("apigateway")) if plan else None
     usage_key = keys.create(args.name) if keys else None
     try:
         client, token = repository.create(args.name, args.scope, now=utc_now(), usage_key=usage_key)
     except (ScopeError, ClientExistsError, ValueError) as error:
         if keys and usage_key:
             keys.delete(usage_key[0])
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise CliError(str(error).splitlines()[0]) from None
+    if args.json:
+        print(json.dumps({"client_name": client.client_name, "scopes": list(client.scopes), "token": token}))
+        return 0
     print(f"client {client.client_name} created with scopes {' '.join(client.scopes)}", file=sys.stderr)
-    if usage_key is None:
+    if usage_key is None and target.local is None:
         print("note: no usage plan given: API Gateway refuses it until it has a usage plan key", file=sys.stderr)
     print("its token is shown once; keep it secret:", file=sys.stderr)
     print(token)
@@ -124,7 +111,8 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    for client in _repository(args).list():
+    repository, _ = _repository(args)
+    for client in repository.list():
         if args.json:
             print(json.dumps(client.model_dump(mode="json", exclude={"token_hash", "usage_key"})))
         else:
@@ -134,17 +122,23 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    from ordersync.aws.clients_repository import (
-        ClientNotFoundError,
-        UsagePlanKeys,
-    )
+    from ordersync.aws.clients_repository import ClientNotFoundError, UsagePlanKeys
 
+    repository, target = _repository(args)
     try:
-        client = _repository(args).revoke(args.name, now=utc_now())
+        client = repository.revoke(args.name, now=utc_now())
     except ClientNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise CliError(f"{error}: see `ordersync clients list`") from None
     if client.usage_key_id:
-        UsagePlanKeys("").delete(client.usage_key_id)
-    print(f"client {client.client_name} revoked")
+        UsagePlanKeys("", client=target.client("apigateway")).delete(client.usage_key_id)
+    minutes = AUTHORIZER_CACHE_SECONDS // 60
+    if args.json:
+        print(
+            json.dumps(
+                {"client_name": client.client_name, "revoked": True, "cached_for_seconds": AUTHORIZER_CACHE_SECONDS}
+            )
+        )
+    else:
+        print(f"client {client.client_name} revoked")
+        print(f"note: the API caches authorizations, so its token keeps working for up to {minutes} minutes")
     return 0

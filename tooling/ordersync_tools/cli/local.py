@@ -13,20 +13,35 @@ from types import FrameType
 from typing import Any
 
 from ordersync.models import Platform
+from ordersync_tools.cli.errors import CliError, http_url, non_negative_int, port_number
+from ordersync_tools.local.state import RESOURCES_FILE, STATE_DIR_NAME
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "local",
-        help="run the whole application locally: embedded AWS, platform simulators, API on port 3000",
+        help="run the whole application locally: API, functions, AWS (moto), platform simulators",
         description=(
-            "Runs every function of template.yaml as AWS would wire it, against an embedded AWS (moto) and the "
-            "platform simulators. No AWS account and no Docker needed."
+            "Run every function of template.yaml as AWS would wire it, against an embedded AWS (moto) and the "
+            "platform simulators: the REST API on --api-port, schedules, the FIFO actions queue, the stream and "
+            "the event bus. No AWS account and no Docker needed. Run it anywhere in the checkout; while it runs, "
+            "`ordersync clients` and `ordersync actions` act on it without flags. Ctrl-C stops everything."
         ),
     )
-    parser.add_argument("--template", type=Path, default=Path("template.yaml"), help="default: %(default)s")
-    parser.add_argument("--api-port", type=int, default=3000, help="port of the REST API (default: %(default)s)")
-    parser.add_argument("--aws-port", type=int, default=4566, help="port of the embedded AWS (default: %(default)s)")
+    parser.add_argument(
+        "--template",
+        type=Path,
+        help="the SAM template (default: template.yaml here or in the nearest folder above that has one)",
+    )
+    parser.add_argument(
+        "--api-port", type=port_number, default=3000, help="port of the REST API; 0: any free (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--aws-port",
+        type=port_number,
+        default=4566,
+        help="port of the embedded AWS; 0: any free (default: 4566)",
+    )
     parser.add_argument("--speed", type=float, default=1.0, help="run schedules N times faster (default: 1)")
     parser.add_argument("--once", action="store_true", help="run each schedule once, drain, print the summary, exit")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of the live summary")
@@ -37,14 +52,40 @@ def register(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="template parameters, as in sam deploy: Key=Value or ParameterKey=Key,ParameterValue=Value",
     )
-    parser.add_argument("--orders", type=int, default=100, help="orders each simulator starts with (default: 100)")
-    parser.add_argument("--state-dir", type=Path, default=Path(".ordersync-local"), help="where logs go")
+    parser.add_argument(
+        "--orders", type=non_negative_int, default=100, help="orders each simulator starts with (default: 100)"
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help=f"where logs and {RESOURCES_FILE} go (default: {STATE_DIR_NAME} next to the template)",
+    )
     parser.add_argument("--summary-interval", type=float, default=2.0, help="seconds between summaries")
     parser.add_argument("--once-timeout", type=float, default=300.0, help="give up draining after this many seconds")
     for platform in Platform:
-        parser.add_argument(f"--{platform.value}-url", help=f"use this {platform.value} API instead of its simulator")
+        parser.add_argument(
+            f"--{platform.value}-url",
+            type=http_url,
+            help=f"use this {platform.value} API instead of its simulator",
+        )
         parser.add_argument(f"--{platform.value}-token", help=f"{platform.value} token (default: the simulator's)")
     parser.set_defaults(run=run)
+
+
+def find_template(given: Path | None) -> Path:
+    """``given``, or template.yaml in the current folder or the nearest one above (the checkout root)."""
+    if given is not None:
+        if not given.is_file():
+            raise CliError(f"--template {given}: no such file")
+        return given
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "template.yaml").is_file():
+            return folder / "template.yaml"
+    raise CliError(
+        "no template.yaml here or in any folder above: run `ordersync local` inside the ordersync checkout, "
+        "or pass --template PATH"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,16 +100,15 @@ def run(args: argparse.Namespace) -> int:
     from ordersync_tools.local.template import LocalTemplateError, parse_parameter_overrides
 
     if args.speed <= 0:
-        print("--speed must be positive", file=sys.stderr)
-        return 2
-    reporter = Reporter(sys.stdout, json_lines=args.json)
+        raise CliError("--speed must be positive (2 runs schedules twice as fast)")
     try:
         overrides = parse_parameter_overrides(args.parameter_overrides)
     except LocalTemplateError as error:
-        print(f"ordersync local: {error}", file=sys.stderr)
-        return 2
+        raise CliError(str(error)) from None
+    template = find_template(args.template)
+    reporter = Reporter(sys.stdout, json_lines=args.json)
     options = LocalOptions(
-        template=args.template,
+        template=template,
         api_port=args.api_port,
         aws_port=args.aws_port,
         speed=args.speed,
@@ -76,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         platform_urls={p: u for p in Platform if (u := getattr(args, f"{p.value}_url"))},
         platform_tokens={p: t for p in Platform if (t := getattr(args, f"{p.value}_token"))},
         parameter_overrides=overrides,
-        state_dir=args.state_dir,
+        state_dir=args.state_dir or template.parent / STATE_DIR_NAME,
         simulator_orders=args.orders,
         once_timeout=args.once_timeout,
     )
@@ -106,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             reporter.line("ordersync local: stopping...", type="stopping")
             code = 0
     except (LocalRuntimeError, LocalTemplateError) as error:
-        print(f"ordersync local: {error}", file=sys.stderr)
+        print(f"ordersync: {error}", file=sys.stderr)
         code = 2
     finally:
         runtime.stop()

@@ -14,6 +14,7 @@ import base64
 import fnmatch
 import json
 import re
+import sys
 import threading
 import time
 import uuid
@@ -194,6 +195,18 @@ def rest_apis(template: Template, resolver: Resolver) -> list[RestApi]:
     return apis
 
 
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that lets a client hang up: a reset or broken connection is the client's business,
+    not a traceback on the terminal (over the live summary)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 @dataclass
 class ApiStats:
     requests: int = 0
@@ -222,7 +235,7 @@ class LocalApiGateway:
         self.stats = ApiStats()
         self._cache: dict[tuple[str, tuple[str, ...]], tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: QuietHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -243,7 +256,7 @@ class LocalApiGateway:
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the summary counts requests."""
 
-        self._server = ThreadingHTTPServer((self.host, self.port), _Handler)
+        self._server = QuietHTTPServer((self.host, self.port), _Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(

@@ -33,6 +33,7 @@ from ordersync_tools.local.fifo import FifoEventSource, redrive_settings
 from ordersync_tools.local.functions import FunctionContainer, FunctionSpec, Invocation, function_specs
 from ordersync_tools.local.resources import LocalResources, ResourceBuilder, Schedule, client, seed_secret
 from ordersync_tools.local.schedules import ScheduleExpressionError, Timer
+from ordersync_tools.local.state import remove_state, write_state
 from ordersync_tools.local.stream import StreamEventSource, send_to_queue
 from ordersync_tools.local.template import ACCOUNT_ID, REGION, Template
 
@@ -188,6 +189,29 @@ class LocalRuntime:
         self.client_token = self._demo_client()
         self._start_api()
         self._wire_event_sources()
+        self._publish_state()
+
+    def _publish_state(self) -> None:
+        """Tell other commands (``ordersync clients``, ``ordersync actions``) where this runtime's resources are."""
+        assert self.resources is not None  # noqa: S101
+        environment: dict[str, str] = {}
+        for spec in self.specs.values():
+            for name, value in spec.environment.items():
+                if name.endswith(("_TABLE", "_QUEUE_URL")) and value:
+                    environment.setdefault(name, value)
+        write_state(
+            self.options.state_dir,
+            {
+                "endpoint": self.endpoint,
+                "region": REGION,
+                "api_url": self.gateways[0].url if self.gateways else None,
+                "resources": {
+                    logical_id: {"type": type_, "physical": physical}
+                    for logical_id, (type_, physical) in self.resources.created.items()
+                },
+                "environment": environment,
+            },
+        )
 
     def _start_moto(self) -> None:
         from moto.server import ThreadedMotoServer
@@ -649,6 +673,7 @@ class LocalRuntime:
     def stop(self) -> None:
         """Close everything this runtime started: loops, API, functions, simulators, moto."""
         self.stopping.set()
+        remove_state(self.options.state_dir)
         for _, stream in self.stream_sources:
             stream.stopping.set()
         for gateway in self.gateways:

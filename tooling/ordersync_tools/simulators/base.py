@@ -10,6 +10,7 @@ import bisect
 import json
 import random
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,18 @@ from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
 
 from ordersync.models import Platform
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that lets a client hang up: a reset or broken connection is the client's business,
+    not a traceback on the terminal (over the live summary)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class SimClock:
@@ -118,7 +131,7 @@ class PlatformSimulator:
         self._received = 0  # requests received so far: the next one's receipt sequence
         self._cleared_at = 0  # requests received before this sequence were cleared
         self._fault_random = random.Random(seed + 1)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: QuietHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- routing -------------------------------------------------------------------------------
@@ -170,7 +183,7 @@ class PlatformSimulator:
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: requests are recorded on the simulator instead."""
 
-        self._server = ThreadingHTTPServer((host, port), _RequestHandler)
+        self._server = QuietHTTPServer((host, port), _RequestHandler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,
