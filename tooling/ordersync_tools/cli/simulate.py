@@ -13,7 +13,7 @@ from ordersync.models import Platform
 from ordersync_tools.cli.errors import CliError, non_negative_int
 from ordersync_tools.simulators.base import PlatformSimulator
 
-SIMULATED_ORDER = (Platform.TICKETSCLOUD, Platform.BIZON365, Platform.ECARDS)
+SIMULATED_ORDER = tuple(Platform)
 
 
 def register(subparsers: Any) -> None:
@@ -52,16 +52,10 @@ def _port(text: str) -> int:
 def build_simulator(platform: Platform, *, orders: int, seed: int) -> PlatformSimulator:
     """The simulator of ``platform`` with its default token."""
     # Imported here so that ``ordersync --help`` stays fast.
-    from ordersync_tools.simulators.bizon365 import Bizon365Simulator
-    from ordersync_tools.simulators.ecards import EcardsSimulator
-    from ordersync_tools.simulators.ticketscloud import TicketscloudSimulator
+    from ordersync_tools.simulators import simulator_module
 
-    simulator_classes: dict[Platform, type[PlatformSimulator]] = {
-        Platform.TICKETSCLOUD: TicketscloudSimulator,
-        Platform.BIZON365: Bizon365Simulator,
-        Platform.ECARDS: EcardsSimulator,
-    }
-    simulator: PlatformSimulator = simulator_classes[platform](orders=orders, seed=seed)  # type: ignore[call-arg]
+    simulator_class: type[PlatformSimulator] = simulator_module(platform).SIMULATOR
+    simulator: PlatformSimulator = simulator_class(orders=orders, seed=seed)  # type: ignore[call-arg]
     return simulator
 
 

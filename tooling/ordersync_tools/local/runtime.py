@@ -36,12 +36,8 @@ from ordersync_tools.local.schedules import ScheduleExpressionError, Timer
 from ordersync_tools.local.state import remove_state, write_state
 from ordersync_tools.local.stream import StreamEventSource, send_to_queue
 from ordersync_tools.local.template import ACCOUNT_ID, REGION, Template
+from ordersync_tools.simulators import simulator_module
 
-SIMULATOR_CLASSES = {
-    Platform.TICKETSCLOUD: "TicketscloudSimulator",
-    Platform.BIZON365: "Bizon365Simulator",
-    Platform.ECARDS: "EcardsSimulator",
-}
 ASYNC_RETRY_DELAYS = (1.0, 2.0)  # Lambda waits 1 and 2 minutes between async retries; locally seconds / speed
 IDLE_WAIT = 0.2
 STOP_GRACE_SECONDS = 2.0  # on stop, how long a function still invoking may take to finish
@@ -226,8 +222,8 @@ class LocalRuntime:
 
     def _start_platforms(self) -> None:
         from_template = self._template_platform_urls()
-        for platform, class_name in SIMULATOR_CLASSES.items():
-            module = importlib.import_module(f"ordersync_tools.simulators.{platform.value}")
+        for platform in Platform:
+            module = simulator_module(platform)
             token = self.options.platform_tokens.get(platform) or str(module.DEFAULT_TOKEN)
             self.options.platform_tokens[platform] = token
             url = self.options.platform_urls.get(platform)
@@ -239,7 +235,7 @@ class LocalRuntime:
                 self.platform_urls[platform] = from_template[platform].rstrip("/")
                 self.reporter.line(f"  {platform.value}: {from_template[platform]} (from the template's parameters)")
                 continue
-            simulator = getattr(module, class_name)(orders=self.options.simulator_orders, seed=1, token=token)
+            simulator = module.SIMULATOR(orders=self.options.simulator_orders, seed=1, token=token)
             simulator.start(0)
             self.simulators[platform] = simulator
             self.platform_urls[platform] = simulator.base_url

@@ -400,3 +400,7 @@ def _search_matches(payload: dict[str, Any], search: str) -> bool:
 
 
 __all__ = ["DEFAULT_PROJECT_ID", "DEFAULT_TOKEN", "LOCAL_ENVIRONMENT", "Bizon365Simulator", "Lifecycle"]
+
+
+SIMULATOR = Bizon365Simulator
+"""This platform's simulator, as ``simulator_module`` finds it."""

@@ -427,3 +427,7 @@ def _amount_of(face_value: str) -> Decimal | None:
 def _json_number(amount: Decimal) -> int | float:
     """A JSON number, as the platform sends its totals. Two-decimal amounts survive the float exactly in JSON text."""
     return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
+SIMULATOR = EcardsSimulator
+"""This platform's simulator, as ``simulator_module`` finds it."""

@@ -747,3 +747,7 @@ def _validate_vendor_data(vendor_data: Any) -> dict[str, Any]:
                     400, "raw_value_too_long", f"vendor_data.raw.{key}: at most {RAW_MAX_VALUE_LENGTH} characters"
                 )
     return dict(vendor_data)
+
+
+SIMULATOR = TicketscloudSimulator
+"""This platform's simulator, as ``simulator_module`` finds it."""
