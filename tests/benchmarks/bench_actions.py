@@ -38,6 +38,7 @@ from writepath_support import (
     sqs_record,
 )
 
+from ordersync import platforms
 from ordersync.actions.accept import ActionAcceptor
 from ordersync.actions.apply import ActionApplier
 from ordersync.actions.models import Action, ActionMessage, ActionState
@@ -48,6 +49,7 @@ from ordersync.api.resolver import ApiServices, OrdersyncApi
 from ordersync.aws.actions_repository import ActionRepository
 from ordersync.aws.orders_repository import OrderRepository
 from ordersync.errors import RetryableError
+from ordersync.models import Platform
 from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.http import NO_RETRY
 from ordersync.platforms.ticketscloud import TicketscloudClient, TicketscloudOrderActions
@@ -142,10 +144,11 @@ def apply_all(
 
     def handle(event: dict[str, Any]) -> Any:
         if not hasattr(local, "worker"):
-            runner = PlatformActionRunner(
-                ticketscloud=lambda: TicketscloudClient(simulator.base_url, DEFAULT_TOKEN, timeout=10.0),
-                ecards=lambda: EcardsClient("http://127.0.0.1:9", "unused"),
-            )
+            clients = {
+                Platform.TICKETSCLOUD: TicketscloudClient(simulator.base_url, DEFAULT_TOKEN, timeout=10.0),
+                Platform.ECARDS: EcardsClient("http://127.0.0.1:9", "unused"),
+            }
+            runner = PlatformActionRunner(clients=clients.__getitem__, handlers=platforms.action_handlers)
             applier = ActionApplier(store(), runner, orders, max_receive_count=MAX_RECEIVE_COUNT)
             local.worker = ActionWorker(applier)
         return local.worker.handle(event)
