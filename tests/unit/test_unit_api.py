@@ -120,6 +120,51 @@ def test_an_order_id_that_cannot_name_a_fifo_group_is_422(api: Api, order_id: st
     assert api.post(f"/orders/ticketscloud/{order_id}/actions", {"send_tickets": True}).status == 422
 
 
+@pytest.mark.parametrize(
+    ("name", "order_id"),
+    [
+        ("dot_dot_climbs_the_platform_path", ".."),
+        ("fragment_names_another_order", f"{ORDER}%23x"),
+        ("query_names_another_order", f"{ORDER}%3Fx%3D1"),
+        ("escaped_slash", f"{ORDER}%2F.."),
+        ("escaped_nul", f"{ORDER}%00"),
+        ("escaped_space", f"{ORDER}%20"),
+        ("escaped_dot_dot", "%2E%2E"),
+        ("uppercase_hex_names_a_second_group", ORDER.upper()),
+        ("too_short", ORDER[:-1]),
+        ("trailing_newline", f"{ORDER}%0A"),
+    ],
+)
+def test_an_order_id_that_is_url_syntax_or_not_shaped_like_the_platforms_ids_is_422_naming_order_id(
+    api: Api, name: str, order_id: str
+) -> None:
+    answer = api.post(f"/orders/ticketscloud/{order_id}/actions", {"send_tickets": True})
+
+    assert answer.status == 422, name
+    assert answer.body["error"] == "validation_failed"
+    assert answer.message.startswith("order_id"), answer.message
+    assert answer.body["detail"][0]["field"] == "order_id"
+    assert api.queue.sent == []
+    assert api.actions.actions == {}
+
+
+def test_a_percent_escaped_order_id_is_decoded_once_before_its_check(api: Api) -> None:
+    escaped = "".join(f"%{ord(char):02X}" for char in ORDER)
+
+    answer = api.post(f"/orders/ticketscloud/{escaped}/actions", {"send_tickets": True})
+
+    assert answer.status == 202
+    assert answer.body["order_id"] == ORDER
+    assert api.queue.sent[0].group_id == f"ticketscloud#{ORDER}"
+
+
+def test_a_stored_order_is_looked_up_by_its_path_parameter_decoded_once(api: Api) -> None:
+    api.orders.seed(order("a/b"), at=NOW)
+
+    assert api.get("/orders/ticketscloud/a%2Fb", client="reader").status == 200
+    assert api.get("/orders/ticketscloud/a%252Fb", client="reader").status == 404
+
+
 def test_invalid_json_is_400(api: Api) -> None:
     answer = api.gateway.call("POST", ACTIONS, token=api.tokens["actor"], raw_body="{not json")
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -29,7 +30,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
-from ordersync import __version__
+from ordersync import __version__, platforms
 from ordersync.actions.accept import AcceptFailedError, ActionAcceptor
 from ordersync.actions.models import AcceptedAction, ActionKind, ActionView
 from ordersync.actions.ports import ActionStore
@@ -62,7 +63,7 @@ ActionOrderId = Annotated[
     Path(
         max_length=MAX_ORDER_ID_LENGTH,
         pattern=VISIBLE_ASCII,
-        description="The platform's order id (visible ASCII, at most 100 characters)",
+        description="The platform's order id, shaped like its ids (Ticketscloud: 24 lowercase hex characters)",
     ),
 ]
 StoredOrderId = Annotated[str, Path(max_length=512, description="The platform's order id")]  # a DynamoDB key part
@@ -238,8 +239,9 @@ def _register_action_routes(app: APIGatewayRestResolver, requests: _Requests) ->
         order_id: ActionOrderId, actions: Annotated[TicketscloudOrderActions, Body()]
     ) -> Response[str]:
         """Customer, vendor data, send tickets and promocodes, in any combination; applied in acceptance order."""
+        checked_id = order_id_of(Platform.TICKETSCLOUD, order_id)
         payload = actions.model_dump(mode="json", exclude_none=True)
-        return requests.accept(ActionKind.TICKETSCLOUD_ORDER_ACTIONS, order_id, payload)
+        return requests.accept(ActionKind.TICKETSCLOUD_ORDER_ACTIONS, checked_id, payload)
 
     @app.post("/orders/<platform>/<order_id>/actions", include_in_schema=False)
     def post_other_platform_actions(platform: str, order_id: str) -> Response[str]:
@@ -276,9 +278,10 @@ def _register_read_routes(app: APIGatewayRestResolver, requests: _Requests) -> N
     def get_order(platform: str, order_id: StoredOrderId) -> StoredOrder:
         known = platform_of(platform)
         requests.require(known, Access.READ)
-        order = requests.orders().get(known, order_id)
+        value = decoded_path_parameter("order_id", order_id)
+        order = requests.orders().get(known, value)
         if order is None:
-            raise ApiError(404, "not_found", f"no {known.value} order {order_id!r}")
+            raise ApiError(404, "not_found", f"no {known.value} order {value!r}")
         return order
 
     @app.get("/orders", summary="Stored orders of one platform, most recently changed first")
@@ -347,6 +350,38 @@ def platform_of(value: str) -> Platform:
     except ValueError:
         known = ", ".join(item.value for item in Platform)
         raise ApiError(404, "not_found", f"unknown platform {value!r} (one of {known})") from None
+
+
+def decoded_path_parameter(field: str, raw: str) -> str:
+    """A path parameter's value, percent-decoded once.
+
+    The resolver reads path parameters out of the event's ``path``, which API Gateway (REST) leaves as the client
+    sent it, still percent-encoded; its own ``pathParameters`` are decoded once. Decoding here once makes ``%2F``
+    the ``/`` it stands for, so checks see the value and never URL syntax. Not UTF-8 once decoded: ``422``."""
+    try:
+        return unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise _invalid(field, "percent-escapes that are not UTF-8", "path_encoding") from None
+
+
+def order_id_of(platform: Platform, raw: str) -> str:
+    """The order id of a path, decoded once and shaped like ``platform``'s ids (its profile's
+    ``order_id_pattern``), or ``422`` naming ``order_id``: an id is a value, never URL syntax, and one order
+    never gets two FIFO groups."""
+    value = decoded_path_parameter("order_id", raw)
+    profile = platforms.profile(platform)
+    if not profile.is_order_id(value):
+        raise _invalid("order_id", f"not a {platform.value} order id ({profile.order_id_shape})", "order_id_shape")
+    return value
+
+
+def _invalid(field: str, message: str, kind: str) -> ApiError:
+    return ApiError(
+        422,
+        "validation_failed",
+        f"{field}: {message}",
+        detail=[{"field": field, "message": message, "type": kind}],
+    )
 
 
 def openapi_document(app: APIGatewayRestResolver) -> str:
