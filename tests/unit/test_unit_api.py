@@ -185,6 +185,39 @@ def test_a_body_that_is_not_json_by_its_content_type_is_415(api: Api, content_ty
     assert answer.status == 415
 
 
+@pytest.mark.parametrize("path", [ACTIONS, "/ecards/orders", "/exports/ticketscloud"])
+@pytest.mark.parametrize("body", [b'{"send_tickets": true, "x": "\xff"}', b"\xc3\x28", '{"a": "\ud800"}'])
+def test_a_body_that_is_not_utf8_is_400_not_500(api: Api, path: str, body: bytes | str) -> None:
+    kwargs: dict[str, Any] = {"binary_body": body} if isinstance(body, bytes) else {"raw_body": body}
+    answer = api.gateway.call("POST", path, token=api.tokens["actor"], **kwargs)
+
+    assert answer.status == 400
+    assert answer.body["error"] == "invalid_json"
+    assert answer.message.startswith("body"), answer.message
+    assert api.queue.sent == []
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["APPLICATION/JSON", "Application/Json", "application/json; charset=utf-8", 'application/JSON;charset="UTF-8"'],
+)
+def test_a_json_media_type_is_compared_case_insensitively_with_its_charset(api: Api, content_type: str) -> None:
+    answer = api.post(ACTIONS, {"send_tickets": True}, content_type=content_type)
+
+    assert answer.status == 202, answer.body
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=latin-1", "application/jsonp", "application/json; boundary=x"]
+)
+def test_a_json_media_type_with_another_charset_or_parameter_is_415(api: Api, content_type: str) -> None:
+    answer = api.post(ACTIONS, {"send_tickets": True}, content_type=content_type)
+
+    assert answer.status == 415
+    assert answer.body["error"] == "unsupported_media_type"
+    assert api.queue.sent == []
+
+
 def test_a_malformed_idempotency_key_is_400(api: Api) -> None:
     answer = api.post(ACTIONS, {"send_tickets": True}, headers={"Idempotency-Key": '"has space"'})
 

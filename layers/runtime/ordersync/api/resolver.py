@@ -8,6 +8,7 @@ is refused here with ``422`` instead of reaching the platform. Accepting an acti
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -405,22 +406,66 @@ class OrdersyncApi:
         refusal = self._precheck(event)
         if refusal is not None:
             return refusal
-        return self.app.resolve(event, context)  # type: ignore[arg-type]
+        return self.app.resolve(_with_canonical_content_type(event), context)  # type: ignore[arg-type]
 
     def _precheck(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """Size, content type and encoding of a body, before the resolver (whose refusals of these are ``500``)."""
         if str(event.get("httpMethod", "")).upper() not in {"POST", "PUT", "PATCH"}:
             return None
         raw = event.get("body") or ""
-        size = len(base64.b64decode(raw)) if event.get("isBase64Encoded") else len(str(raw).encode())
-        if size > MAX_BODY_BYTES:
-            return _lambda_error(413, "payload_too_large", f"the body is {size} bytes; at most {MAX_BODY_BYTES}")
+        if event.get("isBase64Encoded"):
+            try:
+                body = base64.b64decode(str(raw), validate=True)
+            except binascii.Error:
+                return _lambda_error(400, "invalid_json", "body: not valid base64 (isBase64Encoded)")
+        else:
+            body = str(raw).encode("utf-8", errors="surrogatepass")
+        if len(body) > MAX_BODY_BYTES:
+            return _lambda_error(413, "payload_too_large", f"the body is {len(body)} bytes; at most {MAX_BODY_BYTES}")
         headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
         content_type = headers.get("content-type", "")
-        media_type = content_type.split(";")[0].strip().lower()
-        if media_type != "application/json":
+        if not is_json_media_type(content_type):
             shown = content_type or "none"
-            return _lambda_error(415, "unsupported_media_type", f"Content-Type must be application/json, not {shown}")
+            return _lambda_error(
+                415, "unsupported_media_type", f"Content-Type must be application/json (UTF-8), not {shown}"
+            )
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return _lambda_error(400, "invalid_json", f"body: not UTF-8 (byte {error.start})")
         return None
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """``application/json`` in any casing, with no parameter but ``charset=utf-8`` (JSON is UTF-8, RFC 8259)."""
+    media_type, *parameters = content_type.split(";")
+    if media_type.strip().lower() != "application/json":
+        return False
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if not name.strip():
+            continue
+        if name.strip().lower() != "charset" or value.strip().strip('"').lower() not in {"utf-8", "utf8"}:
+            return False
+    return True
+
+
+def _with_canonical_content_type(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with a JSON ``Content-Type`` written as the resolver compares it (case-sensitively, by prefix)."""
+    headers = event.get("headers") or {}
+    names = [name for name in headers if str(name).lower() == "content-type"]
+    if not names or not is_json_media_type(str(headers[names[-1]])):
+        return event
+    fixed = dict(event)
+    fixed["headers"] = {name: value for name, value in headers.items() if str(name).lower() != "content-type"} | {
+        "Content-Type": content_types.APPLICATION_JSON
+    }
+    multi = event.get("multiValueHeaders")
+    if multi:
+        fixed["multiValueHeaders"] = {
+            name: value for name, value in multi.items() if str(name).lower() != "content-type"
+        } | {"Content-Type": [content_types.APPLICATION_JSON]}
+    return fixed
 
 
 def _lambda_error(status: int, error: str, message: str) -> dict[str, Any]:
