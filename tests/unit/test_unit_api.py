@@ -13,6 +13,7 @@ from fakes import FakeActionSender, FakeActionStore, FakeClientLookup, FakeOrder
 from ordersync.actions.accept import ActionAcceptor
 from ordersync.actions.models import EXPORT_GROUP, ActionState
 from ordersync.api.resolver import ApiServices, OrdersyncApi
+from ordersync.models import Platform
 
 ORDER = "5bacf64ea0eb2f000c45160a"
 ACTIONS = f"/orders/ticketscloud/{ORDER}/actions"
@@ -367,6 +368,37 @@ def test_a_bad_list_query_is_422_naming_the_parameter(api: Api, query: dict[str,
 
     assert answer.status == 422
     assert answer.message.startswith(field), answer.message
+
+
+def _listed(api: Api, token: str, **query: str) -> ApiAnswer:
+    return api.gateway.call("GET", "/orders", token=token, query=query)
+
+
+def test_a_list_cursor_is_422_under_another_platform_or_query(api: Api) -> None:
+    token = api.clients.create("lister", ["ticketscloud:read", "ecards:read"])
+    for minute in range(3):
+        api.orders.seed(order(f"o{minute}"), at=NOW + timedelta(minutes=minute))
+        api.orders.seed(order(f"e{minute}", platform=Platform.ECARDS), at=NOW + timedelta(minutes=minute))
+    cursor = _listed(api, token, platform="ticketscloud", limit="1").body["next_cursor"]
+
+    assert _listed(api, token, platform="ticketscloud", limit="2", cursor=cursor).status == 200
+    for other in (
+        {"platform": "ecards"},
+        {"platform": "ticketscloud", "status": "pending"},
+        {"platform": "ticketscloud", "changed_since": "2026-11-22T00:00:00Z"},
+    ):
+        answer = _listed(api, token, cursor=cursor, **other)
+        assert answer.status == 422, other
+        assert answer.message.startswith("cursor"), answer.message
+        assert answer.body["detail"][0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize("cursor", ["eyJwayI6ICJ4In0=", "b2Zmc2V0OjE=", "%%%", "ключ"])
+def test_a_list_cursor_the_api_did_not_hand_out_is_422(api: Api, cursor: str) -> None:
+    answer = api.get("/orders", client="reader", query={"platform": "ticketscloud", "cursor": cursor})
+
+    assert answer.status == 422
+    assert answer.message.startswith("cursor"), answer.message
 
 
 def test_orders_are_503_when_no_order_store_is_configured() -> None:

@@ -12,7 +12,7 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import unquote
 
@@ -35,6 +35,7 @@ from ordersync import __version__, platforms
 from ordersync.actions.accept import AcceptFailedError, ActionAcceptor
 from ordersync.actions.models import AcceptedAction, ActionKind, ActionView
 from ordersync.actions.ports import ActionStore
+from ordersync.api import cursors
 from ordersync.api.bodies import TicketscloudExportBody
 from ordersync.api.errors import ApiError, error_response, validation_detail
 from ordersync.api.idempotency import (
@@ -297,10 +298,17 @@ def _register_read_routes(app: APIGatewayRestResolver, requests: _Requests) -> N
         requests.require(known, Access.READ)
         if changed_since is not None and changed_since.tzinfo is None:
             raise ApiError(422, "validation_failed", "changed_since: must carry a time zone (e.g. Z)")
+        query = {
+            "platform": known.value,
+            "status": status.value if status is not None else None,
+            "changed_since": changed_since.astimezone(UTC).isoformat() if changed_since is not None else None,
+        }
         try:
-            found, next_cursor = requests.orders().list(known, status, changed_since, limit, cursor)
+            position = cursors.unbind(query, cursor) if cursor is not None else None
+            found, next_position = requests.orders().list(known, status, changed_since, limit, position)
         except ValueError as error:
-            raise ApiError(422, "validation_failed", f"cursor: {error}") from error
+            raise _invalid("cursor", str(error), "cursor") from error
+        next_cursor = cursors.bind(query, next_position) if next_position is not None else None
         return OrderList(orders=found, next_cursor=next_cursor)
 
     @app.get("/openapi.json", include_in_schema=False)
