@@ -109,6 +109,18 @@ def test_a_request_becomes_an_api_gateway_proxy_event_with_the_authorizer_contex
     assert event["body"] is None
 
 
+def test_path_parameters_are_percent_decoded_once_and_the_path_stays_as_sent(gateway: Any) -> None:
+    """As API Gateway (REST) does: ``pathParameters`` decoded once, ``path`` still percent-encoded."""
+    server, functions = gateway
+
+    status, _, _ = server.handle("GET", "/orders/ticketscloud/a%2Fb%252F%23", [("Authorization", "Bearer good")], b"")
+
+    assert status == 200
+    (event,) = functions.of("ApiFunction")
+    assert event["pathParameters"] == {"platform": "ticketscloud", "order_id": "a/b%2F#"}
+    assert event["path"] == "/orders/ticketscloud/a%2Fb%252F%23"
+
+
 def test_the_authorizer_gets_a_request_event_and_is_cached_by_its_identity_header(gateway: Any) -> None:
     server, functions = gateway
     headers = {"Authorization": "Bearer good"}

@@ -517,3 +517,17 @@ def test_export_is_retried_on_a_server_error(sim: TicketscloudSimulator, client:
 
     assert [request.status for request in sim.requests] == [503, 200]
     assert len(sim.exports) == 1
+
+
+@pytest.mark.parametrize("suffix", ["#x", "?x=1", "/..", "%2F..", "\x00"])
+def test_patch_refuses_an_order_id_that_is_url_syntax_before_sending(
+    sim: TicketscloudSimulator, client: TicketscloudClient, suffix: str
+) -> None:
+    """``<id>#x`` or ``<id>?x=1`` would PATCH order ``<id>`` from another FIFO group, ``..`` another resource."""
+    order_id = open_order_id(sim)
+
+    for unusable in (order_id + suffix, "..", "."):
+        with pytest.raises(ValidationFailedError, match="order_id"):
+            client.patch_order(unusable, SEND_TICKETS)
+
+    assert sim.requests == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -170,6 +172,39 @@ def test_a_selective_status_filter_fills_its_page_and_resumes_after_the_last_ord
 def test_a_cursor_that_was_not_handed_out_is_refused(repository: OrderRepository) -> None:
     with pytest.raises(InvalidCursorError):
         repository.list(Platform.ECARDS, None, None, 10, "not-a-cursor")
+
+
+def _raw_cursor(key: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        {"pk": "x"},
+        {"pk": {"S": "ecards#1"}},
+        {"pk": {"S": "ecards#1"}, "platform": {"S": "ecards"}, "last_changed_at": {"N": "1"}},
+        {"pk": {"S": "ecards#1"}, "platform": {"S": "ecards"}, "last_changed_at": {"S": "yesterday"}},
+        {"pk": {"S": "x"}, "platform": {"S": "ecards"}, "last_changed_at": {"S": "2026-11-22T12:00:00Z"}},
+        ["pk"],
+    ],
+)
+def test_a_crafted_cursor_is_refused_before_dynamodb_sees_it(repository: OrderRepository, key: object) -> None:
+    repository.save_changed([make_order(n) for n in range(3)], seen_at=NOW)
+
+    with pytest.raises(InvalidCursorError):
+        repository.list(Platform.ECARDS, None, None, 10, _raw_cursor(key))
+
+
+def test_a_cursor_of_another_platform_or_before_changed_since_is_refused(repository: OrderRepository) -> None:
+    repository.save_changed([make_order(n) for n in range(3)], seen_at=NOW)
+    _, cursor = repository.list(Platform.ECARDS, None, None, 1, None)
+    assert cursor is not None
+
+    with pytest.raises(InvalidCursorError, match="another platform"):
+        repository.list(Platform.TICKETSCLOUD, None, None, 10, cursor)
+    with pytest.raises(InvalidCursorError, match="changed_since"):
+        repository.list(Platform.ECARDS, None, NOW + timedelta(hours=1), 10, cursor)
 
 
 def test_open_orders_come_from_the_sparse_index_most_overdue_first(repository: OrderRepository) -> None:

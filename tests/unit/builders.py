@@ -3,6 +3,7 @@ events (copied in small from the slow suites' helpers, which import moto and bot
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import json
@@ -214,11 +215,15 @@ def api_event(
     token: str | None,
     body: Any = None,
     raw_body: str | None = None,
+    binary_body: bytes | None = None,
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
     content_type: str | None = "application/json",
 ) -> dict[str, Any]:
-    """A REST API proxy event as API Gateway builds it (stage ``Prod``), before the authorizer runs."""
+    """A REST API proxy event as API Gateway builds it (stage ``Prod``), before the authorizer runs. A
+    ``binary_body`` arrives base64-encoded, as API Gateway passes a body that is not text."""
+    if binary_body is not None:
+        raw_body = base64.b64encode(binary_body).decode()
     event = load_event("api-get-openapi.json")
     all_headers = {"Accept": "application/json", "Host": "abcdef123.execute-api.us-east-1.amazonaws.com"}
     if token is not None:
@@ -237,7 +242,7 @@ def api_event(
             "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
             "pathParameters": None,
             "body": raw_body if raw_body is not None else (None if body is None else json.dumps(body)),
-            "isBase64Encoded": False,
+            "isBase64Encoded": binary_body is not None,
         }
     )
     event["requestContext"] = dict(event["requestContext"]) | {

@@ -13,6 +13,7 @@ from fakes import FakeActionSender, FakeActionStore, FakeClientLookup, FakeOrder
 from ordersync.actions.accept import ActionAcceptor
 from ordersync.actions.models import EXPORT_GROUP, ActionState
 from ordersync.api.resolver import ApiServices, OrdersyncApi
+from ordersync.models import Platform
 
 ORDER = "5bacf64ea0eb2f000c45160a"
 ACTIONS = f"/orders/ticketscloud/{ORDER}/actions"
@@ -120,6 +121,51 @@ def test_an_order_id_that_cannot_name_a_fifo_group_is_422(api: Api, order_id: st
     assert api.post(f"/orders/ticketscloud/{order_id}/actions", {"send_tickets": True}).status == 422
 
 
+@pytest.mark.parametrize(
+    ("name", "order_id"),
+    [
+        ("dot_dot_climbs_the_platform_path", ".."),
+        ("fragment_names_another_order", f"{ORDER}%23x"),
+        ("query_names_another_order", f"{ORDER}%3Fx%3D1"),
+        ("escaped_slash", f"{ORDER}%2F.."),
+        ("escaped_nul", f"{ORDER}%00"),
+        ("escaped_space", f"{ORDER}%20"),
+        ("escaped_dot_dot", "%2E%2E"),
+        ("uppercase_hex_names_a_second_group", ORDER.upper()),
+        ("too_short", ORDER[:-1]),
+        ("trailing_newline", f"{ORDER}%0A"),
+    ],
+)
+def test_an_order_id_that_is_url_syntax_or_not_shaped_like_the_platforms_ids_is_422_naming_order_id(
+    api: Api, name: str, order_id: str
+) -> None:
+    answer = api.post(f"/orders/ticketscloud/{order_id}/actions", {"send_tickets": True})
+
+    assert answer.status == 422, name
+    assert answer.body["error"] == "validation_failed"
+    assert answer.message.startswith("order_id"), answer.message
+    assert answer.body["detail"][0]["field"] == "order_id"
+    assert api.queue.sent == []
+    assert api.actions.actions == {}
+
+
+def test_a_percent_escaped_order_id_is_decoded_once_before_its_check(api: Api) -> None:
+    escaped = "".join(f"%{ord(char):02X}" for char in ORDER)
+
+    answer = api.post(f"/orders/ticketscloud/{escaped}/actions", {"send_tickets": True})
+
+    assert answer.status == 202
+    assert answer.body["order_id"] == ORDER
+    assert api.queue.sent[0].group_id == f"ticketscloud#{ORDER}"
+
+
+def test_a_stored_order_is_looked_up_by_its_path_parameter_decoded_once(api: Api) -> None:
+    api.orders.seed(order("a/b"), at=NOW)
+
+    assert api.get("/orders/ticketscloud/a%2Fb", client="reader").status == 200
+    assert api.get("/orders/ticketscloud/a%252Fb", client="reader").status == 404
+
+
 def test_invalid_json_is_400(api: Api) -> None:
     answer = api.gateway.call("POST", ACTIONS, token=api.tokens["actor"], raw_body="{not json")
 
@@ -138,6 +184,39 @@ def test_a_body_that_is_not_json_by_its_content_type_is_415(api: Api, content_ty
     answer = api.post(ACTIONS, {"send_tickets": True}, content_type=content_type)
 
     assert answer.status == 415
+
+
+@pytest.mark.parametrize("path", [ACTIONS, "/ecards/orders", "/exports/ticketscloud"])
+@pytest.mark.parametrize("body", [b'{"send_tickets": true, "x": "\xff"}', b"\xc3\x28", '{"a": "\ud800"}'])
+def test_a_body_that_is_not_utf8_is_400_not_500(api: Api, path: str, body: bytes | str) -> None:
+    kwargs: dict[str, Any] = {"binary_body": body} if isinstance(body, bytes) else {"raw_body": body}
+    answer = api.gateway.call("POST", path, token=api.tokens["actor"], **kwargs)
+
+    assert answer.status == 400
+    assert answer.body["error"] == "invalid_json"
+    assert answer.message.startswith("body"), answer.message
+    assert api.queue.sent == []
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["APPLICATION/JSON", "Application/Json", "application/json; charset=utf-8", 'application/JSON;charset="UTF-8"'],
+)
+def test_a_json_media_type_is_compared_case_insensitively_with_its_charset(api: Api, content_type: str) -> None:
+    answer = api.post(ACTIONS, {"send_tickets": True}, content_type=content_type)
+
+    assert answer.status == 202, answer.body
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=latin-1", "application/jsonp", "application/json; boundary=x"]
+)
+def test_a_json_media_type_with_another_charset_or_parameter_is_415(api: Api, content_type: str) -> None:
+    answer = api.post(ACTIONS, {"send_tickets": True}, content_type=content_type)
+
+    assert answer.status == 415
+    assert answer.body["error"] == "unsupported_media_type"
+    assert api.queue.sent == []
 
 
 def test_a_malformed_idempotency_key_is_400(api: Api) -> None:
@@ -289,6 +368,37 @@ def test_a_bad_list_query_is_422_naming_the_parameter(api: Api, query: dict[str,
 
     assert answer.status == 422
     assert answer.message.startswith(field), answer.message
+
+
+def _listed(api: Api, token: str, **query: str) -> ApiAnswer:
+    return api.gateway.call("GET", "/orders", token=token, query=query)
+
+
+def test_a_list_cursor_is_422_under_another_platform_or_query(api: Api) -> None:
+    token = api.clients.create("lister", ["ticketscloud:read", "ecards:read"])
+    for minute in range(3):
+        api.orders.seed(order(f"o{minute}"), at=NOW + timedelta(minutes=minute))
+        api.orders.seed(order(f"e{minute}", platform=Platform.ECARDS), at=NOW + timedelta(minutes=minute))
+    cursor = _listed(api, token, platform="ticketscloud", limit="1").body["next_cursor"]
+
+    assert _listed(api, token, platform="ticketscloud", limit="2", cursor=cursor).status == 200
+    for other in (
+        {"platform": "ecards"},
+        {"platform": "ticketscloud", "status": "pending"},
+        {"platform": "ticketscloud", "changed_since": "2026-11-22T00:00:00Z"},
+    ):
+        answer = _listed(api, token, cursor=cursor, **other)
+        assert answer.status == 422, other
+        assert answer.message.startswith("cursor"), answer.message
+        assert answer.body["detail"][0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize("cursor", ["eyJwayI6ICJ4In0=", "b2Zmc2V0OjE=", "%%%", "ключ"])
+def test_a_list_cursor_the_api_did_not_hand_out_is_422(api: Api, cursor: str) -> None:
+    answer = api.get("/orders", client="reader", query={"platform": "ticketscloud", "cursor": cursor})
+
+    assert answer.status == 422
+    assert answer.message.startswith("cursor"), answer.message
 
 
 def test_orders_are_503_when_no_order_store_is_configured() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -13,6 +14,7 @@ from writepath_support import ApiAnswer, ApiSetup, api_event
 
 from ordersync.actions.accept import ActionAcceptor
 from ordersync.actions.models import Action, ActionState
+from ordersync.api import cursors
 from ordersync.aws.action_queue import ActionQueue
 from ordersync.aws.actions_repository import ActionRepository
 from ordersync.models import Money, Order, OrderStatus, Platform
@@ -166,8 +168,9 @@ def test_an_order_id_that_cannot_name_a_fifo_group_is_422_and_nothing_is_recorde
     assert boto3.resource("dynamodb").Table(api.aws.actions_table).scan()["Items"] == []
 
 
-def test_the_longest_usable_order_id_is_accepted(api: ApiSetup) -> None:
-    answer = post(api, f"/orders/ticketscloud/{'x' * 100}/actions", {"send_tickets": True})
+def test_an_order_id_of_the_platforms_shape_is_accepted_and_names_a_valid_group(api: ApiSetup) -> None:
+    """Ticketscloud's ids are 24 hex characters (its profile's ``order_id_pattern``), well within 128."""
+    answer = post(api, f"/orders/ticketscloud/{'f' * 24}/actions", {"send_tickets": True})
     assert answer.status == 202
     [message] = queued_messages(api)
     assert len(message["Attributes"]["MessageGroupId"]) <= 128
@@ -414,6 +417,33 @@ def test_bad_list_queries_are_422_naming_the_parameter(api: ApiSetup, query: dic
     answer = get(api, "/orders", client="reader", query=query or None)
     assert answer.status == 422
     assert answer.message.startswith(field), answer.message
+
+
+def test_a_crafted_cursor_is_422_naming_the_cursor_not_a_503(api: ApiSetup) -> None:
+    """A start key DynamoDB refuses (its ValidationException was answered 503 "a backing store failed")."""
+    api.orders.save_changed([_order(f"o{i}") for i in range(3)], seen_at=datetime.now(UTC))
+    query = {"platform": "ticketscloud", "status": None, "changed_since": None}
+    crafted = [
+        base64.urlsafe_b64encode(json.dumps({"pk": "x"}).encode()).decode(),
+        cursors.bind(query, base64.urlsafe_b64encode(json.dumps({"pk": {"S": "x"}}).encode()).decode()),
+    ]
+    for cursor in crafted:
+        answer = get(api, "/orders", client="reader", query={"platform": "ticketscloud", "cursor": cursor})
+        assert answer.status == 422, answer.body
+        assert answer.message.startswith("cursor"), answer.message
+
+
+def test_a_cursor_is_422_under_another_query_and_good_under_its_own(api: ApiSetup) -> None:
+    api.orders.save_changed([_order(f"o{i}") for i in range(3)], seen_at=datetime.now(UTC))
+    first = get(api, "/orders", client="reader", query={"platform": "ticketscloud", "limit": "1"})
+    cursor = first.body["next_cursor"]
+
+    again = get(api, "/orders", client="reader", query={"platform": "ticketscloud", "limit": "2", "cursor": cursor})
+    other = get(api, "/orders", client="reader", query={"platform": "ticketscloud", "status": "paid", "cursor": cursor})
+
+    assert again.status == 200
+    assert other.status == 422
+    assert other.message.startswith("cursor"), other.message
 
 
 # -- the OpenAPI document -------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ root hands both to the pollers. Nothing here names a platform: adding one adds a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -89,6 +90,12 @@ class PlatformProfile:
     orders stay under status checks for the refund watch."""
     env_prefix: str = ""
     """The prefix of its environment variables (``<PREFIX>_BASE_URL``, ``<PREFIX>_SECRET_NAME``, ...)."""
+    order_id_pattern: str = r"[0-9A-Za-z_-]{1,100}"
+    """The shape of its order ids, a regular expression the whole id must match. An order id names a URL path
+    segment and a FIFO group: the shape keeps URL syntax (``/``, ``..``, ``#``, ``?``, ``%``) out of it, and one
+    order out of two groups."""
+    order_id_shape: str = "letters, digits, '-' or '_', at most 100"
+    """``order_id_pattern`` in words, for refusals."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "list_filters", MappingProxyType(dict(self.list_filters)))
@@ -96,3 +103,8 @@ class PlatformProfile:
             raise ValueError("page_size must be at least 1")
         if not self.env_prefix:
             object.__setattr__(self, "env_prefix", self.platform.value.upper())
+        re.compile(self.order_id_pattern)
+
+    def is_order_id(self, value: str) -> bool:
+        """Whether ``value`` is shaped like one of its order ids (the whole of it, no trailing newline)."""
+        return re.fullmatch(self.order_id_pattern, value) is not None

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from ordersync_tools.local.functions import Invocation
 from ordersync_tools.local.template import ACCOUNT_ID, REGION, Resolver, Template
@@ -126,7 +126,8 @@ class RestApi:
             found = route.pattern.match(path)
             if found:
                 names = re.findall(r"\{([^}+]+)\+?\}", route.resource)
-                return route, {name: found.group(_group(name)) for name in names}
+                # API Gateway hands path parameters over percent-decoded once (the event's path stays encoded)
+                return route, {name: unquote(found.group(_group(name))) for name in names}
         return None
 
 

@@ -8,11 +8,13 @@ is refused here with ``422`` instead of reaching the platform. Accepting an acti
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -29,10 +31,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
-from ordersync import __version__
+from ordersync import __version__, platforms
 from ordersync.actions.accept import AcceptFailedError, ActionAcceptor
 from ordersync.actions.models import AcceptedAction, ActionKind, ActionView
 from ordersync.actions.ports import ActionStore
+from ordersync.api import cursors
 from ordersync.api.bodies import TicketscloudExportBody
 from ordersync.api.errors import ApiError, error_response, validation_detail
 from ordersync.api.idempotency import (
@@ -62,7 +65,7 @@ ActionOrderId = Annotated[
     Path(
         max_length=MAX_ORDER_ID_LENGTH,
         pattern=VISIBLE_ASCII,
-        description="The platform's order id (visible ASCII, at most 100 characters)",
+        description="The platform's order id, shaped like its ids (Ticketscloud: 24 lowercase hex characters)",
     ),
 ]
 StoredOrderId = Annotated[str, Path(max_length=512, description="The platform's order id")]  # a DynamoDB key part
@@ -238,8 +241,9 @@ def _register_action_routes(app: APIGatewayRestResolver, requests: _Requests) ->
         order_id: ActionOrderId, actions: Annotated[TicketscloudOrderActions, Body()]
     ) -> Response[str]:
         """Customer, vendor data, send tickets and promocodes, in any combination; applied in acceptance order."""
+        checked_id = order_id_of(Platform.TICKETSCLOUD, order_id)
         payload = actions.model_dump(mode="json", exclude_none=True)
-        return requests.accept(ActionKind.TICKETSCLOUD_ORDER_ACTIONS, order_id, payload)
+        return requests.accept(ActionKind.TICKETSCLOUD_ORDER_ACTIONS, checked_id, payload)
 
     @app.post("/orders/<platform>/<order_id>/actions", include_in_schema=False)
     def post_other_platform_actions(platform: str, order_id: str) -> Response[str]:
@@ -276,9 +280,10 @@ def _register_read_routes(app: APIGatewayRestResolver, requests: _Requests) -> N
     def get_order(platform: str, order_id: StoredOrderId) -> StoredOrder:
         known = platform_of(platform)
         requests.require(known, Access.READ)
-        order = requests.orders().get(known, order_id)
+        value = decoded_path_parameter("order_id", order_id)
+        order = requests.orders().get(known, value)
         if order is None:
-            raise ApiError(404, "not_found", f"no {known.value} order {order_id!r}")
+            raise ApiError(404, "not_found", f"no {known.value} order {value!r}")
         return order
 
     @app.get("/orders", summary="Stored orders of one platform, most recently changed first")
@@ -293,10 +298,17 @@ def _register_read_routes(app: APIGatewayRestResolver, requests: _Requests) -> N
         requests.require(known, Access.READ)
         if changed_since is not None and changed_since.tzinfo is None:
             raise ApiError(422, "validation_failed", "changed_since: must carry a time zone (e.g. Z)")
+        query = {
+            "platform": known.value,
+            "status": status.value if status is not None else None,
+            "changed_since": changed_since.astimezone(UTC).isoformat() if changed_since is not None else None,
+        }
         try:
-            found, next_cursor = requests.orders().list(known, status, changed_since, limit, cursor)
+            position = cursors.unbind(query, cursor) if cursor is not None else None
+            found, next_position = requests.orders().list(known, status, changed_since, limit, position)
         except ValueError as error:
-            raise ApiError(422, "validation_failed", f"cursor: {error}") from error
+            raise _invalid("cursor", str(error), "cursor") from error
+        next_cursor = cursors.bind(query, next_position) if next_position is not None else None
         return OrderList(orders=found, next_cursor=next_cursor)
 
     @app.get("/openapi.json", include_in_schema=False)
@@ -349,6 +361,38 @@ def platform_of(value: str) -> Platform:
         raise ApiError(404, "not_found", f"unknown platform {value!r} (one of {known})") from None
 
 
+def decoded_path_parameter(field: str, raw: str) -> str:
+    """A path parameter's value, percent-decoded once.
+
+    The resolver reads path parameters out of the event's ``path``, which API Gateway (REST) leaves as the client
+    sent it, still percent-encoded; its own ``pathParameters`` are decoded once. Decoding here once makes ``%2F``
+    the ``/`` it stands for, so checks see the value and never URL syntax. Not UTF-8 once decoded: ``422``."""
+    try:
+        return unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise _invalid(field, "percent-escapes that are not UTF-8", "path_encoding") from None
+
+
+def order_id_of(platform: Platform, raw: str) -> str:
+    """The order id of a path, decoded once and shaped like ``platform``'s ids (its profile's
+    ``order_id_pattern``), or ``422`` naming ``order_id``: an id is a value, never URL syntax, and one order
+    never gets two FIFO groups."""
+    value = decoded_path_parameter("order_id", raw)
+    profile = platforms.profile(platform)
+    if not profile.is_order_id(value):
+        raise _invalid("order_id", f"not a {platform.value} order id ({profile.order_id_shape})", "order_id_shape")
+    return value
+
+
+def _invalid(field: str, message: str, kind: str) -> ApiError:
+    return ApiError(
+        422,
+        "validation_failed",
+        f"{field}: {message}",
+        detail=[{"field": field, "message": message, "type": kind}],
+    )
+
+
 def openapi_document(app: APIGatewayRestResolver) -> str:
     return app.get_openapi_json_schema(
         title="ordersync",
@@ -370,22 +414,66 @@ class OrdersyncApi:
         refusal = self._precheck(event)
         if refusal is not None:
             return refusal
-        return self.app.resolve(event, context)  # type: ignore[arg-type]
+        return self.app.resolve(_with_canonical_content_type(event), context)  # type: ignore[arg-type]
 
     def _precheck(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """Size, content type and encoding of a body, before the resolver (whose refusals of these are ``500``)."""
         if str(event.get("httpMethod", "")).upper() not in {"POST", "PUT", "PATCH"}:
             return None
         raw = event.get("body") or ""
-        size = len(base64.b64decode(raw)) if event.get("isBase64Encoded") else len(str(raw).encode())
-        if size > MAX_BODY_BYTES:
-            return _lambda_error(413, "payload_too_large", f"the body is {size} bytes; at most {MAX_BODY_BYTES}")
+        if event.get("isBase64Encoded"):
+            try:
+                body = base64.b64decode(str(raw), validate=True)
+            except binascii.Error:
+                return _lambda_error(400, "invalid_json", "body: not valid base64 (isBase64Encoded)")
+        else:
+            body = str(raw).encode("utf-8", errors="surrogatepass")
+        if len(body) > MAX_BODY_BYTES:
+            return _lambda_error(413, "payload_too_large", f"the body is {len(body)} bytes; at most {MAX_BODY_BYTES}")
         headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
         content_type = headers.get("content-type", "")
-        media_type = content_type.split(";")[0].strip().lower()
-        if media_type != "application/json":
+        if not is_json_media_type(content_type):
             shown = content_type or "none"
-            return _lambda_error(415, "unsupported_media_type", f"Content-Type must be application/json, not {shown}")
+            return _lambda_error(
+                415, "unsupported_media_type", f"Content-Type must be application/json (UTF-8), not {shown}"
+            )
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return _lambda_error(400, "invalid_json", f"body: not UTF-8 (byte {error.start})")
         return None
+
+
+def is_json_media_type(content_type: str) -> bool:
+    """``application/json`` in any casing, with no parameter but ``charset=utf-8`` (JSON is UTF-8, RFC 8259)."""
+    media_type, *parameters = content_type.split(";")
+    if media_type.strip().lower() != "application/json":
+        return False
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if not name.strip():
+            continue
+        if name.strip().lower() != "charset" or value.strip().strip('"').lower() not in {"utf-8", "utf8"}:
+            return False
+    return True
+
+
+def _with_canonical_content_type(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with a JSON ``Content-Type`` written as the resolver compares it (case-sensitively, by prefix)."""
+    headers = event.get("headers") or {}
+    names = [name for name in headers if str(name).lower() == "content-type"]
+    if not names or not is_json_media_type(str(headers[names[-1]])):
+        return event
+    fixed = dict(event)
+    fixed["headers"] = {name: value for name, value in headers.items() if str(name).lower() != "content-type"} | {
+        "Content-Type": content_types.APPLICATION_JSON
+    }
+    multi = event.get("multiValueHeaders")
+    if multi:
+        fixed["multiValueHeaders"] = {
+            name: value for name, value in multi.items() if str(name).lower() != "content-type"
+        } | {"Content-Type": [content_types.APPLICATION_JSON]}
+    return fixed
 
 
 def _lambda_error(status: int, error: str, message: str) -> dict[str, Any]:

@@ -314,7 +314,7 @@ class OrderRepository(DynamoDBRepository):
             raise ValueError("limit must be at least 1")
         base = self._list_request(platform, status, changed_since)
         filtered = "FilterExpression" in base
-        start_key = _decode_cursor(cursor) if cursor else None
+        start_key = _decode_cursor(cursor, platform, changed_since) if cursor else None
         found: list[dict[str, Any]] = []
         last_key: dict[str, Any] | None = None
         for _ in range(MAX_LIST_ROUNDS):
@@ -399,13 +399,31 @@ def _encode_cursor(key: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True, separators=(",", ":")).encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> dict[str, Any]:
+def _decode_cursor(cursor: str, platform: Platform | None, changed_since: datetime | None) -> dict[str, Any]:
+    """The start key of ``cursor``, which must have this list's shape: the index keys of ``platform`` (its
+    ``last_changed_at`` not before ``changed_since``) or the table key of a scan. DynamoDB refuses any other
+    start key with a ``ValidationException``: a cursor is input, so that must be ``InvalidCursorError``."""
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError) as error:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+    except (UnicodeEncodeError, binascii.Error, ValueError) as error:
         raise InvalidCursorError("cursor is not one this API handed out") from error
-    if not isinstance(key, dict) or "pk" not in key:
+    names = {"pk", "platform", "last_changed_at"} if platform is not None else {"pk"}
+    if not isinstance(key, dict) or set(key) != names:
         raise InvalidCursorError("cursor is not one this API handed out")
+    values = {
+        name: value.get("S") if isinstance(value, dict) and set(value) == {"S"} else None for name, value in key.items()
+    }
+    if not all(isinstance(value, str) and value for value in values.values()):
+        raise InvalidCursorError("cursor is not one this API handed out")
+    if platform is not None:
+        if values["platform"] != platform.value or not str(values["pk"]).startswith(f"{platform.value}#"):
+            raise InvalidCursorError("cursor belongs to another platform")
+        try:
+            changed = from_iso(str(values["last_changed_at"]))
+        except ValueError as error:
+            raise InvalidCursorError("cursor is not one this API handed out") from error
+        if changed_since is not None and changed < changed_since:
+            raise InvalidCursorError("cursor lies before changed_since")
     return key
 
 

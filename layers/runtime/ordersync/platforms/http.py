@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 
@@ -23,6 +24,7 @@ from ordersync.errors import (
     PermanentError,
     PlatformError,
     RetryableError,
+    ValidationFailedError,
 )
 from ordersync.models import Platform
 
@@ -49,6 +51,15 @@ class RetryPolicy:
     def waits_out(self, retry_after: float | None) -> bool:
         """Whether a retry may follow this ``Retry-After`` (none given counts as yes)."""
         return retry_after is None or retry_after <= self.max_retry_after
+
+
+def path_segment(platform: Platform, field: str, value: str) -> str:
+    """``value`` as one URL path segment: every reserved character percent-escaped, so an id can never be URL
+    syntax (``/``, ``#``, ``?``, ``%``). ``.`` and ``..`` stay what they are after escaping and would climb the
+    path: refused with ``ValidationFailedError``, like an empty segment."""
+    if value in {"", ".", ".."}:
+        raise ValidationFailedError(platform, field, f"not usable in a URL path: {value!r}")
+    return quote(value, safe="")
 
 
 NO_RETRY = RetryPolicy(attempts=1)

@@ -32,7 +32,7 @@ from ordersync.platforms.bizon365.models import (
     _describe,
     build_query,
 )
-from ordersync.platforms.http import DEFAULT_TIMEOUT, HttpTransport, RetryPolicy
+from ordersync.platforms.http import DEFAULT_TIMEOUT, HttpTransport, RetryPolicy, path_segment
 
 
 # -- client ------------------------------------------------------------------------------------------
@@ -59,7 +59,7 @@ class Bizon365Client:
             raise ValueError("project_id is required")
         self.project_id = project_id
         self.zone = ZoneInfo(timezone)
-        self._path = f"/api/v2/{project_id}/orders/getorders"
+        self._path = f"/api/v2/{path_segment(PLATFORM, 'project_id', project_id)}/orders/getorders"
         self._transport = HttpTransport(
             PLATFORM,
             base_url,

@@ -23,6 +23,8 @@ PROFILE = PlatformProfile(
     page_size=MAX_LIMIT,
     list_filters=LIST_FILTERS,
     min_lookback=MIN_LOOKBACK,
+    order_id_pattern=r"[0-9]{1,20}",
+    order_id_shape="digits",
 )
 
 

@@ -32,7 +32,7 @@ from ordersync.platforms.ecards.models import (
     EcardsStatusPayload,
     OrderNotFoundError,
 )
-from ordersync.platforms.http import DEFAULT_TIMEOUT, HttpTransport, RetryPolicy
+from ordersync.platforms.http import DEFAULT_TIMEOUT, HttpTransport, RetryPolicy, path_segment
 
 # -- the client -------------------------------------------------------------------------------------
 
@@ -87,7 +87,7 @@ class EcardsClient:
     def get_order_status(self, order_id: UUID | str) -> EcardsOrderStatus:
         """The order's current status; ``OrderNotFoundError`` when the platform does not know the order."""
         order_uuid = _as_uuid(order_id)
-        path = f"/v1/orders/{order_uuid}/status"
+        path = f"/v1/orders/{path_segment(Platform.ECARDS, 'order_id', str(order_uuid))}/status"
         try:
             body = self._transport.request("GET", path, decode=decode_status_json)
         except PermanentError as error:

@@ -14,6 +14,8 @@ PROFILE = PlatformProfile(
     list_strategy="newest_first_scan",
     page_size=PAGE_SIZE,
     reads_status_by_id=True,
+    order_id_pattern=r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}",
+    order_id_shape="a uuid",
 )
 """Its list has no filters and shifts as orders arrive; it answers one order's status at
 ``GET /v1/orders/{id}/status``."""

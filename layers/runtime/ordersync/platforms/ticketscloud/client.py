@@ -16,7 +16,7 @@ from ordersync.models import (
     OrderPage,
 )
 from ordersync.platform_port import ListQuery
-from ordersync.platforms.http import DEFAULT_TIMEOUT, HttpTransport, RetryPolicy
+from ordersync.platforms.http import DEFAULT_TIMEOUT, HttpTransport, RetryPolicy, path_segment
 from ordersync.platforms.ticketscloud.mapping import _reason, _revalidated, parse_order_page, to_order
 from ordersync.platforms.ticketscloud.models import (
     DEFAULT_RETRY,
@@ -33,6 +33,7 @@ from ordersync.platforms.ticketscloud.models import (
     TicketscloudOrderFilters,
     TicketscloudPatchResult,
 )
+from ordersync.platforms.ticketscloud.profile import PROFILE
 
 # -- the client ------------------------------------------------------------------------------------------
 
@@ -142,12 +143,16 @@ class TicketscloudClient:
         the transport does not. A 409, 429 or 5xx raises ``RetryableError`` with its status code; a lost answer
         (timeout, dropped connection, unreadable 200) raises ``OutcomeUnknownError``: the change may have been
         applied. ``400`` (for example on a ``done`` order) raises ``PermanentError`` with the platform's
-        ``errors`` body. Promocode errors come inside the ``200`` and are returned, never swallowed.
+        ``errors`` body. Promocode errors come inside the ``200`` and are returned, never swallowed. An id not
+        shaped like the platform's (``PROFILE.order_id_pattern``) raises ``ValidationFailedError`` unsent; the id
+        is escaped as one path segment all the same.
         """
-        if not order_id or "/" in order_id:
-            raise ValidationFailedError(PLATFORM, "order_id", f"not a usable order id: {order_id!r}")
+        if not PROFILE.is_order_id(order_id):
+            raise ValidationFailedError(
+                PLATFORM, "order_id", f"not a usable order id ({PROFILE.order_id_shape}): {order_id!r}"
+            )
         checked = _revalidated(actions)
-        path = f"{ORDERS_PATH}/{order_id}"
+        path = f"{ORDERS_PATH}/{path_segment(PLATFORM, 'order_id', order_id)}"
         try:
             body = self.transport.request("PATCH", path, json=checked.patch_body(), retry_safe=False)
         except MalformedResponseError as error:

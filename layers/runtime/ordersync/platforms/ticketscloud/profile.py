@@ -14,6 +14,8 @@ PROFILE = PlatformProfile(
     list_strategy="window",
     page_size=MAX_PAGE_SIZE,
     still_moving=frozenset({OrderStatus.FULFILLED}),
+    order_id_pattern=r"[0-9a-f]{24}",
+    order_id_shape="24 lowercase hexadecimal characters",
 )
 """Its list filters on creation times. Its older docs let a ``done`` order become ``refunded``, at any time, while
 its list poll re-reads only the look-back window: a fulfilled order stays watched for the refund watch."""
