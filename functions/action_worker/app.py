@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ordersync.actions.telemetry import NAMESPACE
 from ordersync.composition import action_worker
+from ordersync.tracing import LazyTracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = LazyTracer()  # Powertools' Tracer; it imports the X-Ray SDK on first use, not here
 metrics = Metrics(namespace=NAMESPACE)
 
 

@@ -12,16 +12,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ordersync.composition import poll_orders
 from ordersync.models import Platform
 from ordersync.sync import PollReport
 from ordersync.sync.telemetry import NAMESPACE, record_poll_metrics
+from ordersync.tracing import LazyTracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = LazyTracer()  # Powertools' Tracer; it imports the X-Ray SDK on first use, not here
 metrics = Metrics(namespace=NAMESPACE)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ordersync.composition import (
@@ -16,9 +16,10 @@ from ordersync.composition import (
     poll_statuses,
 )
 from ordersync.sync.telemetry import NAMESPACE, record_poll_metrics
+from ordersync.tracing import LazyTracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = LazyTracer()  # Powertools' Tracer; it imports the X-Ray SDK on first use, not here
 metrics = Metrics(namespace=NAMESPACE)
 
 

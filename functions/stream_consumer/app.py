@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
@@ -20,9 +20,10 @@ from ordersync.models import utc_now
 from ordersync.sync import record_to_event
 from ordersync.sync.events import lag_seconds
 from ordersync.sync.telemetry import NAMESPACE
+from ordersync.tracing import LazyTracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = LazyTracer()  # Powertools' Tracer; it imports the X-Ray SDK on first use, not here
 metrics = Metrics(namespace=NAMESPACE)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 _lags: dict[str, list[float]] = {}

@@ -160,10 +160,25 @@ def test_powertools_layer_is_the_published_one_for_python313_at_the_version_the_
     assert parameter["Default"] == f"/aws/service/powertools/python/x86_64/python3.13/{VERSION}"
 
 
-def test_layer_is_built_by_sam_for_python313(resources: dict[str, Any]) -> None:
+def test_layer_is_built_by_sam_for_python313_with_its_pyc(resources: dict[str, Any]) -> None:
+    """``BuildMethod: makefile``: the Makefile installs the requirements for Lambda's CPython 3.13 on x86_64, copies
+    the package and compiles everything (unchecked-hash ``.pyc``: Lambda's ``/opt`` is read-only)."""
     layer = resources["OrdersyncLayer"]
     assert layer["Properties"]["ContentUri"] == "layers/runtime/"
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert layer["Metadata"]["BuildArchitecture"] == "x86_64"
+    makefile = (TEMPLATE.parent / "layers" / "runtime" / "Makefile").read_text(encoding="utf-8")
+    assert "\nbuild-OrdersyncLayer:\n" in makefile
+    assert "PYTHON ?= python3.13\n" in makefile
+    recipe = " ".join(makefile.split("\nbuild-OrdersyncLayer:\n", 1)[1].replace("\\\n", " ").split())
+    assert "pip install" in recipe
+    assert '--target "$(TARGET)"' in recipe
+    assert "TARGET = $(ARTIFACTS_DIR)/python" in makefile
+    assert "--platform manylinux2014_x86_64 --implementation cp --python-version 3.13 --only-binary=:all:" in recipe
+    assert '--requirement "$(SOURCE)/requirements.txt"' in recipe
+    assert 'cp -R "$(SOURCE)/ordersync" "$(TARGET)/ordersync"' in recipe
+    assert '-m compileall -q -j 0 --invalidation-mode unchecked-hash "$(TARGET)"' in recipe
 
 
 def test_layer_requirements_ship_neither_boto3_nor_powertools() -> None:
