@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ordersync.composition import poll_orders
 from ordersync.models import Platform
-from ordersync.sync import PollReport
+from ordersync.sync.engine import PollReport
 from ordersync.sync.telemetry import NAMESPACE, record_poll_metrics
 from ordersync.tracing import LazyTracer
 

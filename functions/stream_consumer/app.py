@@ -17,8 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ordersync.composition import event_publisher
 from ordersync.models import utc_now
-from ordersync.sync import record_to_event
-from ordersync.sync.events import lag_seconds
+from ordersync.sync.events import lag_seconds, record_to_event
 from ordersync.sync.telemetry import NAMESPACE
 from ordersync.tracing import LazyTracer
 

@@ -44,7 +44,7 @@ from ordersync.platforms import profile
 from ordersync.platforms.bizon365 import Bizon365Client
 from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.ticketscloud import TicketscloudClient
-from ordersync.sync import PollOptions, run_poller
+from ordersync.sync.engine import PollOptions, run_poller
 from ordersync.sync.records import encode_order, to_iso
 
 DEFAULT_PAGE_SIZE = {Platform.TICKETSCLOUD: 50, Platform.BIZON365: 100, Platform.ECARDS: 20}

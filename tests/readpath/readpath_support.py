@@ -29,8 +29,9 @@ from ordersync.platforms.bizon365 import Bizon365Client
 from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.http import RetryPolicy
 from ordersync.platforms.ticketscloud import TicketscloudClient
-from ordersync.sync import PollOptions, PollReport, StoredOrder, run_poller, run_status_poller
-from ordersync.sync.records import RefundWatch
+from ordersync.sync.engine import PollOptions, PollReport, run_poller
+from ordersync.sync.records import RefundWatch, StoredOrder
+from ordersync.sync.status import run_status_poller
 
 ORDERS_TABLE = "ordersync-test-orders"
 POLL_STATE_TABLE = "ordersync-test-poll-state"

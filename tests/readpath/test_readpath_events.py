@@ -272,7 +272,7 @@ def test_the_sample_stream_events_map_to_their_change_events(sample: str, expect
 
     from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 
-    from ordersync.sync import changes_to_events
+    from ordersync.sync.events import changes_to_events
 
     body = json.loads((Path(__file__).resolve().parents[2] / "events" / sample).read_text())
 

@@ -12,7 +12,7 @@ import pytest
 
 from ordersync.aws.orders_repository import InvalidCursorError, OrderRepository
 from ordersync.models import Money, Order, OrderStatus, Platform
-from ordersync.sync import LeaseLostError
+from ordersync.sync.ports import LeaseLostError
 from ordersync.sync.records import MAX_ORDER_PAYLOAD, decode_order, encode_order
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ from readpath_support import NO_DEADLINE, ORDERS_TABLE, POLL_STATE_TABLE, Harnes
 
 from ordersync.models import OrderStatus, Platform
 from ordersync.platform_port import ListQuery
-from ordersync.sync import PollReport
+from ordersync.sync.engine import PollReport
 
 CHILD = """
 import sys
@@ -33,7 +33,7 @@ from ordersync.platforms.http import RetryPolicy
 from ordersync.sync.records import RefundWatch
 from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.ticketscloud import TicketscloudClient
-from ordersync.sync import PollOptions, run_poller
+from ordersync.sync.engine import PollOptions, run_poller
 
 platform, base_url, token, page_size, orders_table, state_table = sys.argv[1:7]
 platform = Platform(platform)

@@ -10,8 +10,7 @@ from builders import NOW, load_event, order, stream_record, with_status
 from fakes import FakeOrderStore
 
 from ordersync.models import Order, OrderStatus
-from ordersync.sync import ChangeType, changes_to_events, record_to_event
-from ordersync.sync.events import EVENT_SOURCE, OrderStatusChangedDetail
+from ordersync.sync.events import EVENT_SOURCE, ChangeType, OrderStatusChangedDetail, changes_to_events, record_to_event
 from ordersync.sync.records import StoredOrder
 
 

@@ -15,8 +15,7 @@ from ordersync.config import Settings
 from ordersync.errors import RetryableError
 from ordersync.models import OrderStatus, Platform, QuarantinedRecord
 from ordersync.platform_port import ListQuery
-from ordersync.sync import PollOptions, PollReport, poller_name, run_poller
-from ordersync.sync.engine import INITIAL_FROM
+from ordersync.sync.engine import INITIAL_FROM, PollOptions, PollReport, poller_name, run_poller
 from ordersync.sync.records import from_iso, to_iso
 
 NO_DEADLINE = 900_000

@@ -12,9 +12,9 @@ from ordersync import platforms
 from ordersync.config import Settings
 from ordersync.errors import RetryableError
 from ordersync.models import Order, OrderStatus, Platform
-from ordersync.sync import PollOptions, PollReport, run_status_poller, status_poller_name
+from ordersync.sync.engine import PollOptions, PollReport, status_poller_name
 from ordersync.sync.records import next_check_after
-from ordersync.sync.status import NOT_FOUND_RECHECK, READ_FAILED_RECHECK, creation_windows
+from ordersync.sync.status import NOT_FOUND_RECHECK, READ_FAILED_RECHECK, creation_windows, run_status_poller
 
 NO_DEADLINE = 900_000
 SEEN = NOW - timedelta(minutes=10)

@@ -76,14 +76,14 @@ def platform_client(platform: Platform) -> PlatformClient:
 
 def poll_orders(platform: Platform, *, remaining_time_ms: Callable[[], int], run_id: str) -> PollReport:
     """One run of ``platform``'s list poller, with its profile and a client closed at the end of the run."""
-    from ordersync.sync import run_poller
+    from ordersync.sync.engine import run_poller
 
     return _poll(run_poller, platform, remaining_time_ms=remaining_time_ms, run_id=run_id)
 
 
 def poll_statuses(platform: Platform, *, remaining_time_ms: Callable[[], int], run_id: str) -> PollReport:
     """One run of the status poller for ``platform``, with its profile and a client closed at the end of the run."""
-    from ordersync.sync import run_status_poller
+    from ordersync.sync.status import run_status_poller
 
     return _poll(run_status_poller, platform, remaining_time_ms=remaining_time_ms, run_id=run_id)
 

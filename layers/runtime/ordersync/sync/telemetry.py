@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Metrics
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ordersync.sync.engine import PollReport
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
+
+    from ordersync.sync.engine import PollReport
 
 NAMESPACE = "ordersync"
 
