@@ -1,0 +1,109 @@
+"""What an operator meets: the dashboard names every metric the code emits, with the dimensions it emits
+them under."""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ordersync_tools.infra.template import translate_template
+
+from ordersync.actions import telemetry as action_telemetry
+from ordersync.sync import telemetry as sync_telemetry
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+# Where metrics are named: the two telemetry modules and the handlers that add their own.
+METRIC_SOURCES = [
+    Path(sync_telemetry.__file__),
+    Path(action_telemetry.__file__),
+    *sorted((ROOT / "functions").glob("*/app.py")),
+]
+
+
+@pytest.fixture(scope="module")
+def translated_resources() -> dict[str, Any]:
+    resources: dict[str, Any] = translate_template(TEMPLATE)["Resources"]
+    return resources
+
+
+def emitted_metric_names() -> set[str]:
+    """Every literal ``add_metric(name=...)`` in the metric sources, and every ``ActionMetric``."""
+    names = {metric.value for metric in action_telemetry.ActionMetric}
+    for source in METRIC_SOURCES:
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_metric":
+                for keyword in node.keywords:
+                    if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
+                        names.add(keyword.value.value)
+    return names
+
+
+def dashboard_metrics(resources: dict[str, Any]) -> Iterator[list[Any]]:
+    """Each metric row of each widget of the dashboard (namespace, name, dimension pairs, options)."""
+    body = resources["OperationsDashboard"]["Properties"]["DashboardBody"]
+    text = body["Fn::Sub"] if isinstance(body, dict) else body
+    for widget in json.loads(text)["widgets"]:
+        yield from widget["properties"].get("metrics", [])
+
+
+def dimensions(row: list[Any]) -> dict[str, str]:
+    pairs = [item for item in row[2:] if isinstance(item, str)]
+    return dict(zip(pairs[::2], pairs[1::2], strict=True))
+
+
+def test_the_sources_emit_the_metrics_the_alarms_and_dashboard_rely_on() -> None:
+    names = emitted_metric_names()
+    # A guard on the reader, not a copy of the list: the AST walk must find the read and write paths.
+    assert {"OrdersSeen", "PollCompleted", "ActionsDeadLettered", "ChangeToEventLagSeconds"} <= names
+
+
+def test_the_dashboard_is_a_cloudwatch_dashboard_in_the_translated_template(
+    translated_resources: dict[str, Any],
+) -> None:
+    assert translated_resources["OperationsDashboard"]["Type"] == "AWS::CloudWatch::Dashboard"
+    assert list(dashboard_metrics(translated_resources))
+
+
+def test_the_dashboard_names_every_metric_the_code_emits(translated_resources: dict[str, Any]) -> None:
+    on_dashboard = {row[1] for row in dashboard_metrics(translated_resources) if row[0] == sync_telemetry.NAMESPACE}
+
+    assert sorted(emitted_metric_names() - on_dashboard) == []
+    assert sorted(on_dashboard - emitted_metric_names()) == []
+
+
+def test_dashboard_metrics_use_the_namespace_and_dimensions_the_code_emits(
+    translated_resources: dict[str, Any],
+) -> None:
+    assert sync_telemetry.NAMESPACE == action_telemetry.NAMESPACE
+    rows = [row for row in dashboard_metrics(translated_resources) if row[0] == sync_telemetry.NAMESPACE]
+    for row in rows:
+        dims = dimensions(row)
+        assert dims.get("service") == "ordersync", row  # POWERTOOLS_SERVICE_NAME, Powertools' default dimension
+        assert set(dims) <= {"service", "platform", "poller"}, row
+        assert dims.get("poller", "status") == "status", row
+    per_platform = {row[1] for row in rows if "platform" in dimensions(row)}
+    assert per_platform >= {"OrdersSeen", "OrdersWritten", "PollDurationMs", "PollCompleted"}
+
+
+def test_the_dashboard_shows_the_queues_the_stream_and_the_api(translated_resources: dict[str, Any]) -> None:
+    aws_metrics = {(row[0], row[1]) for row in dashboard_metrics(translated_resources)}
+    assert {
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+        ("AWS/Lambda", "IteratorAge"),
+        ("AWS/ApiGateway", "4XXError"),
+        ("AWS/ApiGateway", "5XXError"),
+        ("AWS/ApiGateway", "Latency"),
+    } <= aws_metrics
+    queues = {dimensions(row)["QueueName"] for row in dashboard_metrics(translated_resources) if row[0] == "AWS/SQS"}
+    assert queues == {
+        "${ActionsQueue.QueueName}",
+        "${ActionsDeadLetterQueue.QueueName}",
+        "${PollerDeadLetterQueue.QueueName}",
+        "${StreamFailureQueue.QueueName}",
+    }
