@@ -1,22 +1,24 @@
 """What an operator meets: the dashboard names every metric the code emits, with the dimensions it emits
-them under."""
+them under, and every alarm has a runbook section its description points to."""
 
 from __future__ import annotations
 
 import ast
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ordersync_tools.infra.template import translate_template
+from ordersync_tools.infra.template import load_template, translate_template
 
 from ordersync.actions import telemetry as action_telemetry
 from ordersync.sync import telemetry as sync_telemetry
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
 # Where metrics are named: the two telemetry modules and the handlers that add their own.
 METRIC_SOURCES = [
     Path(sync_telemetry.__file__),
@@ -107,3 +109,36 @@ def test_the_dashboard_shows_the_queues_the_stream_and_the_api(translated_resour
         "${PollerDeadLetterQueue.QueueName}",
         "${StreamFailureQueue.QueueName}",
     }
+
+
+@pytest.fixture(scope="module")
+def alarms() -> dict[str, Any]:
+    resources = load_template(TEMPLATE)["Resources"]
+    return {rid: r for rid, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def runbook_sections() -> list[str]:
+    return re.findall(r"^## (\S+)$", RUNBOOKS.read_text(encoding="utf-8"), flags=re.MULTILINE)
+
+
+def test_every_alarm_has_a_runbook_section_and_every_section_an_alarm(alarms: dict[str, Any]) -> None:
+    sections = runbook_sections()
+    assert len(sections) == len(set(sections))
+    assert sorted(alarms) == sorted(sections)
+
+
+@pytest.mark.parametrize(
+    "alarm_id",
+    sorted(rid for rid, r in load_template(TEMPLATE)["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"),
+)
+def test_each_alarm_description_ends_with_a_pointer_to_its_section(alarms: dict[str, Any], alarm_id: str) -> None:
+    description = " ".join(alarms[alarm_id]["Properties"]["AlarmDescription"].split())
+    assert description.endswith(f"Runbook docs/runbooks.md#{alarm_id.lower()}")
+
+
+def test_each_runbook_section_says_what_it_means_what_to_look_at_and_what_to_do() -> None:
+    text = RUNBOOKS.read_text(encoding="utf-8")
+    for section in re.split(r"^## ", text, flags=re.MULTILINE)[1:]:
+        heading = section.splitlines()[0]
+        for part in ("**Means**", "**Look at**", "**Do**"):
+            assert part in section, (heading, part)
