@@ -142,3 +142,28 @@ def test_each_runbook_section_says_what_it_means_what_to_look_at_and_what_to_do(
         heading = section.splitlines()[0]
         for part in ("**Means**", "**Look at**", "**Do**"):
             assert part in section, (heading, part)
+
+
+def test_env_json_sets_every_functions_environment_for_sam_local_invoke() -> None:
+    template = load_template(TEMPLATE)
+    shared = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    env = json.loads((ROOT / "events" / "env.json").read_text(encoding="utf-8"))
+    functions = {rid: r for rid, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+
+    assert sorted(env) == sorted(functions)
+    for rid, resource in functions.items():
+        own = set(resource["Properties"].get("Environment", {}).get("Variables", {}))
+        assert set(env[rid]) == shared | own, rid
+        assert all(isinstance(value, str) and value for value in env[rid].values()), rid
+
+
+def test_readme_pairs_every_sample_event_with_a_function() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    functions = {
+        rid for rid, r in load_template(TEMPLATE)["Resources"].items() if r["Type"] == "AWS::Serverless::Function"
+    }
+    rows = dict(re.findall(r"^\| `events/([\w.-]+\.json)` \| `(\w+)` \|", readme, flags=re.MULTILINE))
+    samples = {path.name for path in (ROOT / "events").glob("*.json")} - {"env.json"}
+
+    assert sorted(rows) == sorted(samples)
+    assert set(rows.values()) <= functions
