@@ -5,7 +5,7 @@ Entry points for the handlers and the local runtime: ``run_poller``, ``run_statu
 """
 
 from ordersync.sync.engine import PollOptions, PollReport, poller_name, run_poller, status_poller_name
-from ordersync.sync.events import ChangeEvent, ChangeType, changes_to_events, record_to_event
+from ordersync.sync.events import ChangeEvent, ChangeType, EventDetail, changes_to_events, record_to_event
 from ordersync.sync.ports import LeaseLostError, PollState
 from ordersync.sync.records import SaveSummary, StoredOrder, content_hash
 from ordersync.sync.status import run_status_poller
@@ -13,6 +13,7 @@ from ordersync.sync.status import run_status_poller
 __all__ = [
     "ChangeEvent",
     "ChangeType",
+    "EventDetail",
     "LeaseLostError",
     "PollOptions",
     "PollReport",
