@@ -15,9 +15,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ordersync.composition import event_publisher
+from ordersync.composition import change_events, event_publisher
 from ordersync.models import utc_now
-from ordersync.sync.events import lag_seconds, record_to_event
+from ordersync.sync.events import lag_seconds
 from ordersync.sync.telemetry import NAMESPACE
 from ordersync.tracing import LazyTracer
 
@@ -31,7 +31,7 @@ _lags: dict[str, list[float]] = {}
 
 @tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> None:
-    event = record_to_event(record)
+    event = change_events()(record)
     if event is None:
         logger.debug("no content change; nothing to publish", extra={"event_id": record.event_id})
         return

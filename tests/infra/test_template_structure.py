@@ -45,7 +45,10 @@ FUNCTIONS = {
 }
 
 # Settings that only some functions receive (docs/design.md); every other setting goes to every function.
-FUNCTION_ONLY_SETTINGS = {"ACTIONS_MAX_RECEIVE_COUNT": {"ActionWorkerFunction"}}
+FUNCTION_ONLY_SETTINGS = {
+    "ACTIONS_MAX_RECEIVE_COUNT": {"ActionWorkerFunction"},
+    "EVENT_DETAIL": {"StreamConsumerFunction"},
+}
 
 POLLERS = {
     "TicketscloudPollerFunction": ("ticketscloud", "TicketscloudPollRate"),
@@ -320,6 +323,16 @@ def test_stream_consumer_reads_the_orders_stream_safely(resources: dict[str, Any
         "Type": "SQS",
         "Destination": {"Fn::GetAtt": ["StreamFailureQueue", "Arn"]},
     }
+
+
+def test_event_detail_defaults_to_redacted_and_reaches_the_stream_consumer_only(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["EventDetail"]
+    assert parameter["Default"] == "redacted"
+    assert sorted(parameter["AllowedValues"]) == ["full", "redacted"]
+    assert function_environment(template, "StreamConsumerFunction")["EVENT_DETAIL"] == {"Ref": "EventDetail"}
+    settings = Settings.from_env({"EVENT_DETAIL": "full"})
+    assert settings.event_detail == "full"
+    assert Settings.from_env({}).event_detail == "redacted"
 
 
 def test_orders_table_has_the_design_keys_stream_and_recovery(resources: dict[str, Any]) -> None:

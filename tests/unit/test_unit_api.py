@@ -116,6 +116,105 @@ def test_a_body_breaking_its_schema_is_422_naming_the_field_and_nothing_is_queue
     assert api.actions.actions == {}
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (ACTIONS, {"send_tickets": "yes"}, "send_tickets"),
+        (ACTIONS, {"send_tickets": 1}, "send_tickets"),
+        ("/exports/ticketscloud", {"email": "a@b.c", "only_with_customer": "true"}, "only_with_customer"),
+    ],
+)
+def test_a_boolean_given_as_a_string_or_number_is_422_naming_the_field(
+    api: Api, path: str, body: dict[str, Any], field: str
+) -> None:
+    answer = api.post(path, body)
+
+    assert answer.status == 422
+    assert answer.body["error"] == "validation_failed"
+    assert answer.message.startswith(field), answer.message
+    assert api.queue.sent == []
+
+
+NON_FINITE_BODIES = [
+    (ACTIONS, '{"vendor_data": {"raw": {"k": NaN}}}', "vendor_data.raw"),
+    (ACTIONS, '{"vendor_data": {"raw": {"k": Infinity}}}', "vendor_data.raw"),
+    (ACTIONS, '{"vendor_data": {"raw": {"k": -Infinity}}}', "vendor_data.raw"),
+    (ACTIONS, '{"vendor_data": {"raw": {"k": 1e400}}}', "vendor_data.raw"),
+    (ACTIONS, '{"send_tickets": NaN}', "send_tickets"),
+    (ACTIONS, '{"customer": {"name": Infinity}}', "customer.name"),
+    (
+        "/ecards/orders",
+        '{"participant": {"email": "a@b.c", "name": "N", "phone": "1"}, '
+        '"ecards": [{"id": 1, "quantity": 1e400, "faceValue": "100"}]}',
+        "ecards.0.quantity",
+    ),
+    (
+        "/ecards/orders",
+        '{"participant": {"email": "a@b.c", "name": "N", "phone": "1"}, '
+        '"ecards": [{"id": NaN, "quantity": 1, "faceValue": "100"}]}',
+        "ecards.0.id",
+    ),
+    ("/exports/ticketscloud", '{"email": "a@b.c", "only_with_customer": NaN}', "only_with_customer"),
+]
+
+
+@pytest.mark.parametrize(("path", "raw_body", "field"), NON_FINITE_BODIES)
+def test_nan_infinity_or_an_overflowing_number_in_a_body_is_422_naming_the_field(
+    api: Api, path: str, raw_body: str, field: str
+) -> None:
+    answer = api.gateway.call("POST", path, token=api.tokens["actor"], raw_body=raw_body)
+
+    assert answer.status == 422, answer.body
+    assert answer.body["error"] == "validation_failed"
+    assert answer.message.startswith(field), answer.message
+    assert api.queue.sent == []
+    assert api.actions.actions == {}
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x07", "\n", "\x1b[31m", "\x7f", "\x85", "\x9b"])
+@pytest.mark.parametrize(
+    ("path", "body_of", "field"),
+    [
+        (ACTIONS, lambda bad: {"customer": {"name": f"Iv{bad}an"}}, "customer.name"),
+        (ACTIONS, lambda bad: {"customer": {"email": f"a{bad}@b.c"}}, "customer.email"),
+        (ACTIONS, lambda bad: {"customer": {"phone": f"+7{bad}925"}}, "customer.phone"),
+        (
+            "/ecards/orders",
+            lambda bad: ECARDS_BODY | {"participant": {"email": "a@b.c", "name": f"J{bad}D", "phone": "1"}},
+            "participant.name",
+        ),
+        (
+            "/ecards/orders",
+            lambda bad: ECARDS_BODY | {"participant": {"email": f"a{bad}x@b.c", "name": "J", "phone": "1"}},
+            "participant.email",
+        ),
+        (
+            "/ecards/orders",
+            lambda bad: ECARDS_BODY | {"participant": {"email": "a@b.c", "name": "J", "phone": f"7{bad}9"}},
+            "participant.phone",
+        ),
+        ("/exports/ticketscloud", lambda bad: {"email": f"a{bad}x@b.c"}, "email"),
+    ],
+)
+def test_control_characters_in_names_emails_and_phones_are_422_naming_the_field(
+    api: Api, path: str, body_of: Any, field: str, bad: str
+) -> None:
+    answer = api.post(path, body_of(bad))
+
+    assert answer.status == 422, answer.body
+    assert answer.body["error"] == "validation_failed"
+    assert answer.message.startswith(field), answer.message
+    assert api.queue.sent == []
+
+
+def test_names_emails_and_phones_in_any_script_with_spaces_and_punctuation_stay_valid(api: Api) -> None:
+    customer = {"name": "Иван O'Brien-Łukasz 李", "email": "ivan.o+tag@пример.рф", "phone": "+7 (925) 115-32-42"}
+
+    assert api.post(ACTIONS, {"customer": customer, "send_tickets": False}).status == 202
+    participant = {"email": customer["email"], "name": customer["name"], "phone": customer["phone"]}
+    assert api.post("/ecards/orders", ECARDS_BODY | {"participant": participant}).status == 202
+
+
 @pytest.mark.parametrize("order_id", ["x" * 101, "has space", "заказ"])
 def test_an_order_id_that_cannot_name_a_fifo_group_is_422(api: Api, order_id: str) -> None:
     assert api.post(f"/orders/ticketscloud/{order_id}/actions", {"send_tickets": True}).status == 422

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
+import jsonschema
 import pytest
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from builders import NOW, load_event, order, stream_record, with_status
 from fakes import FakeOrderStore
 
+from ordersync import composition
 from ordersync.models import Order, OrderStatus
-from ordersync.sync.events import EVENT_SOURCE, ChangeType, OrderStatusChangedDetail, changes_to_events, record_to_event
+from ordersync.sync.events import (
+    EVENT_SOURCE,
+    SCHEMA_DIR,
+    SCHEMA_FILES,
+    ChangeType,
+    EventDetail,
+    OrderStatusChangedDetail,
+    changes_to_events,
+    record_to_event,
+)
 from ordersync.sync.records import StoredOrder
 
 
@@ -114,3 +127,70 @@ def test_the_sample_stream_events_map_to_their_change_events(sample: str, expect
     events = changes_to_events(DynamoDBStreamEvent(load_event(sample)).records)
 
     assert [event.detail_type.value for event in events] == expected
+
+
+# -- personal data: redacted by default, full on request ------------------------------------------------------
+SCHEMAS = {change: json.loads((SCHEMA_DIR / name).read_text()) for change, name in SCHEMA_FILES.items()}
+
+
+def published_detail(event: Any) -> dict[str, Any]:
+    """The event's detail as EventBridge receives it, after checking it against its JSON Schema."""
+    detail: dict[str, Any] = json.loads(event.entry("bus")["Detail"])
+    jsonschema.validate(detail, SCHEMAS[event.detail_type])
+    return detail
+
+
+def test_a_redacted_event_has_no_customer_and_no_raw_and_matches_its_schema() -> None:
+    placed = order("t1", email="ivan@example.com")
+    old, new = stored_versions(placed, with_status(placed, OrderStatus.PAID))
+
+    created = record_to_event(stream_record("INSERT", new=old))
+    changed = record_to_event(stream_record("MODIFY", new=new, old=old), EventDetail.REDACTED)
+
+    for event in (created, changed):
+        assert event is not None
+        detail = published_detail(event)
+        assert "customer" not in detail["order"]
+        assert "raw" not in detail["order"]
+        assert "ivan" not in event.entry("bus")["Detail"].lower()
+
+
+def test_a_full_event_carries_the_customer_and_matches_its_schema() -> None:
+    placed = order("t1", email="ivan@example.com")
+    old, new = stored_versions(placed, with_status(placed, OrderStatus.PAID))
+
+    for event in (
+        record_to_event(stream_record("INSERT", new=old), EventDetail.FULL),
+        record_to_event(stream_record("MODIFY", new=new, old=old), EventDetail.FULL),
+    ):
+        assert event is not None
+        detail = published_detail(event)
+        assert detail["order"]["customer"]["email"] == "ivan@example.com"
+        assert "raw" not in detail["order"]
+
+
+def test_the_schemas_say_the_customer_is_present_only_in_full_mode() -> None:
+    for schema in SCHEMAS.values():
+        snapshot = schema["$defs"]["OrderSnapshot"]
+        assert "customer" not in snapshot.get("required", [])
+        assert "full" in snapshot["properties"]["customer"]["description"]
+        assert "redacted" in snapshot["properties"]["customer"]["description"]
+
+
+@pytest.mark.parametrize(("configured", "has_customer"), [({}, False), ({"EVENT_DETAIL": "full"}, True)])
+def test_the_stream_consumer_builds_events_at_the_configured_event_detail(
+    monkeypatch: pytest.MonkeyPatch, configured: dict[str, str], has_customer: bool
+) -> None:
+    monkeypatch.delenv("EVENT_DETAIL", raising=False)
+    for name, value in configured.items():
+        monkeypatch.setenv(name, value)
+    composition.reset()
+    [new] = stored_versions(order("t1", email="ivan@example.com"))
+    try:
+        event = composition.change_events()(stream_record("INSERT", new=new))
+    finally:
+        monkeypatch.undo()
+        composition.reset()
+
+    assert event is not None
+    assert ("customer" in published_detail(event)["order"]) is has_customer

@@ -20,6 +20,7 @@ from ordersync.models import Platform
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
     from ordersync.actions.worker import ActionWorker
     from ordersync.api.resolver import OrdersyncApi
@@ -29,11 +30,13 @@ if TYPE_CHECKING:
     from ordersync.aws.poll_state_repository import PollStateRepository
     from ordersync.platform_port import PlatformClient, PlatformProfile
     from ordersync.sync.engine import PollReport
+    from ordersync.sync.events import ChangeEvent
 
 __all__ = [
     "Settings",
     "action_worker",
     "api",
+    "change_events",
     "client_repository",
     "configured_platforms",
     "event_publisher",
@@ -143,6 +146,16 @@ def event_publisher() -> EventPublisher:
 
 
 @cache
+def change_events() -> Callable[[DynamoDBRecord], ChangeEvent | None]:
+    """What turns one stream record into its change event, at the configured ``EVENT_DETAIL``."""
+    from functools import partial
+
+    from ordersync.sync.events import EventDetail, record_to_event
+
+    return partial(record_to_event, detail_level=EventDetail(settings().event_detail))
+
+
+@cache
 def client_repository() -> ClientRepository:
     from ordersync.aws.clients_repository import ClientRepository
 
@@ -200,5 +213,6 @@ def reset() -> None:
     """Forget the settings and everything built from them (tests that change the environment call this)."""
     for cached in (settings, metrics, order_repository, poll_state_repository, event_publisher, client_repository):
         cached.cache_clear()
+    change_events.cache_clear()
     api.cache_clear()
     action_worker.cache_clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +35,10 @@ class Settings(BaseModel):
         description="How long a fulfilled order whose platform can still refund it stays under status checks",
     )
     actions_max_receive_count: int = Field(default=5, ge=1, description="The actions queue's maxReceiveCount")
+    event_detail: Literal["full", "redacted"] = Field(
+        default="redacted",
+        description="Change events without personal data (redacted: no customer) or with it (full)",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -6,6 +6,7 @@ platform's quirks stay inside its own module in ``ordersync.platforms``.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -50,6 +51,21 @@ def _require_utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
 """A timezone-aware datetime, normalised to UTC. Naive datetimes are rejected, never guessed."""
+
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""C0 and C1 control characters (and DEL): never part of a name, an e-mail address or a phone number."""
+
+
+def _no_control_characters(value: str) -> str:
+    found = CONTROL_CHARACTERS.search(value)
+    if found is not None:
+        raise ValueError(f"must not hold control characters (U+{ord(found.group()):04X} at {found.start()})")
+    return value
+
+
+ContactText = Annotated[str, AfterValidator(_no_control_characters)]
+"""A customer's name, e-mail address or phone as a request carries it: any text but control characters."""
 
 
 def utc_now() -> datetime:

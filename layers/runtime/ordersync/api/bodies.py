@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
-from ordersync.models import UtcDatetime
+from ordersync.models import ContactText, UtcDatetime
 from ordersync.platforms.ticketscloud import TicketscloudExportRequest
 
 EXPORT_STATUSES = ("executed", "in_progress", "done", "cancelled", "canceled", "expired", "refunded")
@@ -34,15 +34,15 @@ class CreatedAtRange(BaseModel):
 class TicketscloudExportBody(BaseModel):
     """``POST /exports/ticketscloud``: the platform e-mails the matching orders to ``email``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)
+    email: ContactText = Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)
     created_at: CreatedAtRange | None = Field(
         default=None, description='{"from": ..., "to": ...}, or the platform\'s "from,to" string'
     )
     status: list[str] = Field(default_factory=list, max_length=len(EXPORT_STATUSES))
     events: list[str] = Field(default_factory=list, max_length=100)
-    only_with_customer: bool | None = None
+    only_with_customer: StrictBool | None = Field(default=None, description="JSON true or false; nothing else")
 
     @field_validator("created_at", mode="before")
     @classmethod

@@ -6,6 +6,10 @@ content change, so a subscriber can count them; every event carries the platform
 version, so that subscribers can order events and drop duplicates (a retried batch may publish twice).
 A MODIFY that only moved bookkeeping (the status poller's next check) has equal hashes and publishes nothing.
 
+Events carry no personal data by default: at ``EventDetail.REDACTED`` (the stack's ``EventDetail`` parameter,
+``EVENT_DETAIL``) the order leaves out ``customer`` (names, e-mails, phones); only ``full`` includes it. The
+platform's raw payload is never in an event, in either mode.
+
 The JSON Schemas in ``ordersync/schemas/`` are generated from the models below (``write_schemas``).
 """
 
@@ -41,8 +45,24 @@ class ChangeType(StrEnum):
     STATUS_CHANGED = "Order Status Changed"
 
 
+class EventDetail(StrEnum):
+    """How much of an order a change event carries (the stack's ``EventDetail`` parameter)."""
+
+    FULL = "full"
+    """Everything but the platform's raw payload, the customer included."""
+    REDACTED = "redacted"
+    """No personal data: no ``customer`` (and, as in ``full``, no raw payload). The default."""
+
+
+CUSTOMER_DESCRIPTION = (
+    "The customer's name, e-mail, phone and language. Present only when the stack's EventDetail is full; "
+    "absent when it is redacted (the default), so that events carry no personal data."
+)
+
+
 class OrderSnapshot(BaseModel):
-    """The canonical order as events carry it: everything but the platform's raw payload."""
+    """The canonical order as events carry it: everything but the platform's raw payload (``raw`` is never
+    present). ``customer`` is present only when the stack's EventDetail is ``full``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -54,13 +74,14 @@ class OrderSnapshot(BaseModel):
     created_at: UtcDatetime
     total: Money
     paid: Money | None = None
-    customer: Customer | None = None
+    customer: Customer | None = Field(default=None, description=CUSTOMER_DESCRIPTION)
     items: tuple[OrderItem, ...] = ()
     items_omitted: bool = Field(default=False, description="True when the items did not fit in one event")
 
     @classmethod
-    def of(cls, order: Order) -> OrderSnapshot:
-        return cls.model_validate(order.model_dump(exclude={"raw"}))
+    def of(cls, order: Order, detail_level: EventDetail = EventDetail.REDACTED) -> OrderSnapshot:
+        left_out = {"raw"} if detail_level is EventDetail.FULL else {"raw", "customer"}
+        return cls.model_validate(order.model_dump(exclude=left_out))
 
 
 class ChangeDetail(BaseModel):
@@ -74,7 +95,9 @@ class ChangeDetail(BaseModel):
     version: int = Field(ge=1, description="The item version after the change; strictly increasing per order")
     content_hash: str
     changed_at: UtcDatetime = Field(description="When ordersync saw the change (the item's last_changed_at)")
-    order: OrderSnapshot
+    order: OrderSnapshot = Field(
+        description="The order after the change; never its raw payload, and its customer only when EventDetail is full"
+    )
 
 
 class OrderCreatedDetail(ChangeDetail):
@@ -116,9 +139,13 @@ class ChangeEvent(BaseModel):
 
     detail_type: ChangeType
     detail: OrderStatusChangedDetail | OrderChangedDetail | OrderCreatedDetail
+    detail_level: EventDetail = EventDetail.REDACTED
 
     def detail_json(self) -> str:
-        return self.detail.model_dump_json()
+        """The ``detail`` as published: when redacted, the order has no ``customer`` key at all."""
+        if self.detail_level is EventDetail.FULL:
+            return self.detail.model_dump_json()
+        return self.detail.model_dump_json(exclude={"order": {"customer"}})
 
     def entry(self, bus_name: str) -> dict[str, Any]:
         """The ``PutEvents`` entry. ``Time`` is when the change was seen, not when it was published."""
@@ -131,8 +158,9 @@ class ChangeEvent(BaseModel):
         }
 
 
-def record_to_event(record: DynamoDBRecord) -> ChangeEvent | None:
-    """The event of one stream record, or ``None`` when it is not a content change (REMOVE, bookkeeping)."""
+def record_to_event(record: DynamoDBRecord, detail_level: EventDetail = EventDetail.REDACTED) -> ChangeEvent | None:
+    """The event of one stream record, or ``None`` when it is not a content change (REMOVE, bookkeeping);
+    ``detail_level`` says whether its order carries the customer."""
     stream = record.dynamodb
     if stream is None or record.event_name is DynamoDBRecordEventName.REMOVE:
         return None
@@ -142,7 +170,7 @@ def record_to_event(record: DynamoDBRecord) -> ChangeEvent | None:
     new = StoredOrder.from_image(new_image)
     old_image = stream.old_image if record.event_name is DynamoDBRecordEventName.MODIFY else {}
     if not old_image:
-        return _event(ChangeType.CREATED, new, {})
+        return _event(ChangeType.CREATED, new, {}, detail_level)
     old = StoredOrder.from_image(old_image)
     if old.content_hash == new.content_hash:
         return None
@@ -159,17 +187,20 @@ def record_to_event(record: DynamoDBRecord) -> ChangeEvent | None:
                 "old_raw_status": old.order.raw_status,
                 "new_raw_status": new.order.raw_status,
             },
+            detail_level,
         )
-    return _event(ChangeType.CHANGED, new, {"previous_version": old.version, "changed_fields": fields})
+    return _event(ChangeType.CHANGED, new, {"previous_version": old.version, "changed_fields": fields}, detail_level)
 
 
-def changes_to_events(records: Iterable[DynamoDBRecord]) -> list[ChangeEvent]:
+def changes_to_events(
+    records: Iterable[DynamoDBRecord], detail_level: EventDetail = EventDetail.REDACTED
+) -> list[ChangeEvent]:
     """The events of a batch of stream records, in stream order."""
-    return [event for record in records if (event := record_to_event(record)) is not None]
+    return [event for record in records if (event := record_to_event(record, detail_level)) is not None]
 
 
-def _event(change: ChangeType, stored: StoredOrder, extra: Mapping[str, Any]) -> ChangeEvent:
-    snapshot = OrderSnapshot.of(stored.order)
+def _event(change: ChangeType, stored: StoredOrder, extra: Mapping[str, Any], detail_level: EventDetail) -> ChangeEvent:
+    snapshot = OrderSnapshot.of(stored.order, detail_level)
     values = {
         "platform": stored.order.platform,
         "order_id": stored.order.order_id,
@@ -183,7 +214,7 @@ def _event(change: ChangeType, stored: StoredOrder, extra: Mapping[str, Any]) ->
     if len(detail.model_dump_json().encode()) > MAX_DETAIL_BYTES:
         slim = snapshot.model_copy(update={"items": (), "items_omitted": True})
         detail = DETAIL_MODELS[change].model_validate(values | {"order": slim})
-    return ChangeEvent.model_validate({"detail_type": change, "detail": detail})
+    return ChangeEvent.model_validate({"detail_type": change, "detail": detail, "detail_level": detail_level})
 
 
 def changed_fields(old: Order, new: Order) -> list[str]:

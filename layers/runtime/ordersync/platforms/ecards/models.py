@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ordersync.errors import (
     PermanentError,
 )
-from ordersync.models import OrderStatus
+from ordersync.models import ContactText, OrderStatus
 from ordersync.platforms.http import RetryPolicy
 
 PAGE_SIZE = 20
@@ -115,16 +115,18 @@ class EcardsParticipant(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
-    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
-    name: str = Field(min_length=1, max_length=200)
-    phone: str = Field(min_length=1, max_length=32)
+    email: ContactText = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: ContactText = Field(min_length=1, max_length=200)
+    phone: ContactText = Field(min_length=1, max_length=32)
 
 
 class EcardsCardLine(BaseModel):
     """One kind of card in a create. ``id`` is an int32 in the docs' table and a string in their example:
     numeric strings are accepted and sent as numbers."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True, allow_inf_nan=False
+    )
 
     id: int = Field(ge=0, le=2**31 - 1)
     quantity: int = Field(ge=1, le=2**31 - 1)

@@ -8,15 +8,17 @@ the zone is a setting and every time is stored in UTC. Money is a decimal string
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from ordersync.models import (
+    ContactText,
     Order,
     OrderStatus,
     Platform,
@@ -166,11 +168,11 @@ class TicketscloudOrderEnvelope(_Payload):
 class TicketscloudCustomer(BaseModel):
     """The ``customer`` action: any of the four fields; ``lang`` is ``en`` or ``ru``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    name: str | None = Field(default=None, min_length=1)
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
-    phone: str | None = Field(default=None, min_length=1)
+    name: ContactText | None = Field(default=None, min_length=1)
+    email: ContactText | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    phone: ContactText | None = Field(default=None, min_length=1)
     lang: Literal["en", "ru"] | None = None
 
     @model_validator(mode="after")
@@ -191,6 +193,8 @@ def _raw_value(value: object) -> str:
     and sent as strings, which satisfies both readings."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float | Decimal) and not math.isfinite(value):
+        raise ValueError("must be a finite number (JSON has no NaN or Infinity)")
     if isinstance(value, str | int | float | Decimal):
         return str(value)
     raise ValueError(f"must be a string (or a number or boolean), not {type(value).__name__}")
@@ -199,7 +203,7 @@ def _raw_value(value: object) -> str:
 class TicketscloudVendorDataAction(BaseModel):
     """The ``vendor_data`` action with its documented limits."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     order_id: str | None = Field(default=None, max_length=VENDOR_ORDER_ID_MAX_LENGTH)
     raw: dict[str, str] | None = None
@@ -237,11 +241,11 @@ class TicketscloudOrderActions(BaseModel):
     """Any combination of the four documented actions on one order, at least one; limits are checked here,
     before anything is sent. Field names are the API's, so the write-path API takes this as its body."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     customer: TicketscloudCustomer | None = None
     vendor_data: TicketscloudVendorDataAction | None = None
-    send_tickets: bool | None = None
+    send_tickets: StrictBool | None = Field(default=None, description="JSON true or false; nothing else")
     promocodes: list[str] | None = Field(default=None, min_length=1)
 
     @field_validator("promocodes")
