@@ -141,7 +141,7 @@ class StreamReader:
         self._dynamodb = boto3.client("dynamodb")
         self._streams = boto3.client("dynamodbstreams")
         self.stream_arn = self._dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
-        self._consumed = 0
+        self._consumed: set[str] = set()
 
     def all_records(self) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []
@@ -150,18 +150,22 @@ class StreamReader:
             iterator = self._streams.get_shard_iterator(
                 StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
             )["ShardIterator"]
+            seen: set[str] = set()
             for _ in range(10_000):
                 response = self._streams.get_records(ShardIterator=iterator, Limit=1000)
-                records.extend(response["Records"])
+                fresh = [record for record in response["Records"] if record["dynamodb"]["SequenceNumber"] not in seen]
+                seen.update(record["dynamodb"]["SequenceNumber"] for record in fresh)
+                records.extend(fresh)
                 iterator = response.get("NextShardIterator")
-                if not response["Records"] or not iterator:
+                # moto's iterator can hand back records already read (seen after many tables in one process):
+                # stop when a page brings nothing new, not only when it is empty.
+                if not fresh or not iterator:
                     break
         return [self._lambda_shape(record) for record in records]
 
     def new_records(self) -> list[dict[str, Any]]:
-        records = self.all_records()
-        fresh = records[self._consumed :]
-        self._consumed = len(records)
+        fresh = [record for record in self.all_records() if record["dynamodb"]["SequenceNumber"] not in self._consumed]
+        self._consumed.update(record["dynamodb"]["SequenceNumber"] for record in fresh)
         return fresh
 
     def _lambda_shape(self, record: dict[str, Any]) -> dict[str, Any]:
