@@ -14,19 +14,19 @@ import base64
 import fnmatch
 import json
 import re
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ordersync_tools.local.functions import Invocation
 from ordersync_tools.local.template import ACCOUNT_ID, REGION, Resolver, Template
+from ordersync_tools.quiet_server import QuietHTTPServer
 
 Invoker = Callable[[str, dict[str, Any]], Invocation]  # (function logical id, event) -> outcome
 Answer = tuple[int, list[tuple[str, str]], bytes]  # (status, headers, body)
@@ -194,18 +194,6 @@ def rest_apis(template: Template, resolver: Resolver) -> list[RestApi]:
         responses.update(declared_responses.get(api_id, {}))
         apis.append(RestApi(api_id, stages.get(api_id, "Prod"), routes, responses))
     return apis
-
-
-class QuietHTTPServer(ThreadingHTTPServer):
-    """A threading HTTP server that lets a client hang up: a reset or broken connection is the client's business,
-    not a traceback on the terminal (over the live summary)."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
 
 
 @dataclass

@@ -10,7 +10,6 @@ import bisect
 import json
 import random
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,23 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
 
 from ordersync.models import Platform
-
-
-class QuietHTTPServer(ThreadingHTTPServer):
-    """A threading HTTP server that lets a client hang up: a reset or broken connection is the client's business,
-    not a traceback on the terminal (over the live summary)."""
-
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
+from ordersync_tools.quiet_server import QuietHTTPServer
 
 
 class SimClock:
