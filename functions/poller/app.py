@@ -1,6 +1,8 @@
-"""Scheduled poller of one platform (``PLATFORM``): polls its list into the orders table.
+"""Scheduled poller of one platform (``PLATFORM``): polls its list into the orders table, or, when the schedule's
+input says ``"target": "refunds"`` (a platform whose profile says ``polls_refunds``), its refund requests.
 
-Thin on purpose: the work is ``ordersync.sync.run_poller``, run by ``ordersync.composition.poll_orders``. A
+Thin on purpose: the work is ``ordersync.sync.run_poller`` (or ``sync.refund_poll.run_refund_poller``), run by
+``ordersync.composition.poll_orders`` (``poll_refunds``). A
 failed run raises after its metrics are out, so that the schedule's retry policy and dead-letter queue see it;
 its checkpoint makes the retry resume.
 The schedule's input carries ``execution_id`` (the scheduler's ``<aws.scheduler.execution-id>``), which every log
@@ -15,7 +17,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ordersync.composition import poll_orders
+from ordersync.composition import poll_orders, poll_refunds
 from ordersync.models import Platform
 from ordersync.sync.engine import PollReport
 from ordersync.sync.telemetry import NAMESPACE, record_poll_metrics
@@ -35,12 +37,15 @@ class PollFailedError(RuntimeError):
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     platform = Platform(os.environ["PLATFORM"])
-    logger.append_keys(platform=platform.value, run_id=context.aws_request_id)
+    refunds = event.get("target") == "refunds"
+    target = "refunds" if refunds else "orders"
+    logger.append_keys(platform=platform.value, run_id=context.aws_request_id, target=target)
     metrics.add_dimension(name="platform", value=platform.value)
+    if refunds:
+        metrics.add_dimension(name="poller", value="refunds")
     tracer.put_annotation(key="platform", value=platform.value)
-    report = poll_orders(
-        platform, remaining_time_ms=context.get_remaining_time_in_millis, run_id=context.aws_request_id
-    )
+    poll = poll_refunds if refunds else poll_orders
+    report = poll(platform, remaining_time_ms=context.get_remaining_time_in_millis, run_id=context.aws_request_id)
     return _finish(report)
 
 

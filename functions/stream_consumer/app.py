@@ -1,8 +1,9 @@
 """The orders table's Stream to change events on the ordersync bus.
 
 ``BatchProcessor`` reports only the failed records (``ReportBatchItemFailures``), so one bad record does not
-hold back the others; a record publishes at most one event, and a retried record may publish it again (events
-carry the item version for deduplication).
+hold back the others; a record publishes at most one change event (plus the refund events of the refund requests
+it brings), and a retried record may publish them again (events carry the item version, and refund events the
+request id, for deduplication).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ordersync.composition import change_events, event_publisher
 from ordersync.models import utc_now
-from ordersync.sync.events import lag_seconds
+from ordersync.sync.events import lag_seconds, record_to_refund_events
 from ordersync.sync.telemetry import NAMESPACE
 from ordersync.tracing import LazyTracer
 
@@ -31,22 +32,24 @@ _lags: dict[str, list[float]] = {}
 
 @tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> None:
-    event = change_events()(record)
-    if event is None:
+    change = change_events()(record)
+    events = ([] if change is None else [change]) + record_to_refund_events(record)
+    if not events:
         logger.debug("no content change; nothing to publish", extra={"event_id": record.event_id})
         return
-    detail = event.detail
-    event_publisher().publish([event])
-    logger.info(
-        "change event published",
-        extra={
-            "order_id": detail.order_id,
-            "platform": detail.platform.value,
-            "version": detail.version,
-            "detail_type": event.detail_type.value,
-        },
-    )
-    _lags.setdefault(detail.platform.value, []).append(lag_seconds(event, utc_now()))
+    event_publisher().publish(events)
+    for event in events:
+        detail = event.detail
+        logger.info(
+            "change event published",
+            extra={
+                "order_id": detail.order_id,
+                "platform": detail.platform.value,
+                "version": detail.version,
+                "detail_type": event.detail_type.value,
+            },
+        )
+        _lags.setdefault(detail.platform.value, []).append(lag_seconds(event, utc_now()))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -15,26 +15,31 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ordersync import platforms
 from ordersync.actions.apply import ActionOutcome
 from ordersync.actions.models import Action, ActionError, ActionState
 from ordersync.clients_auth import ApiClient, hash_token, new_client
 from ordersync.errors import PermanentError
-from ordersync.models import Order, OrderPage, OrderStatus, Platform, QuarantinedRecord, order_key
-from ordersync.platform_port import ListQuery
-from ordersync.sync.ports import LeaseLostError, PollState
+from ordersync.models import (
+    Order,
+    OrderPage,
+    OrderStatus,
+    Platform,
+    QuarantinedRecord,
+    RefundPage,
+    RefundRequest,
+    order_key,
+)
+from ordersync.platform_port import ListQuery, RefundQuery
+from ordersync.sync.ports import LeaseLostError, PollState, RefundSaveResult
 from ordersync.sync.records import (
     OrderTooLargeError,
-    RefundWatch,
     SaveSummary,
     StoredOrder,
     content_hash,
     encode_order,
     next_status_check,
 )
-
-DEFAULT_REFUND_WATCH = RefundWatch(timedelta(days=30), still_moving=platforms.still_moving())
-"""``Settings.refund_watch_days``' default, with the statuses the platforms' profiles declare still moving."""
+from ordersync.sync.refunds import apply_refunds
 
 
 # -- the orders table ---------------------------------------------------------------------------------------------
@@ -43,15 +48,16 @@ class FakeOrderStore:
 
     Like ``OrderRepository``: only orders whose content hash differs are written, each write bumps the version
     and keeps ``first_seen_at``; an item changed after ``observed_at`` is left alone and counted as a conflict;
-    the open-orders index is ``next_check_at`` (set by ``records.next_status_check`` with the refund watch)."""
+    the open-orders index is ``next_check_at`` (set by ``records.next_status_check``); the stored refunds are
+    folded into every order written (``sync.refunds.apply_refunds``)."""
 
-    def __init__(self, *, refund_watch: RefundWatch = DEFAULT_REFUND_WATCH) -> None:
-        self.refund_watch = refund_watch
+    def __init__(self) -> None:
         self.items: dict[str, StoredOrder] = {}
         self.writes: list[str] = []
         """Every key written, in order (a content write, not a reschedule)."""
         self.reschedules: list[tuple[str, datetime | None]] = []
         self.fail_saves: Exception | None = None
+        self.watch_migrations = 0
         self._lock = threading.Lock()
 
     # writes
@@ -65,9 +71,10 @@ class FakeOrderStore:
         new_keys: set[str] = set()
         stale: set[str] = set()
         with self._lock:
-            for key, order in latest.items():
-                digest = content_hash(order)
+            for key, read in latest.items():
                 head = self.items.get(key)
+                order = apply_refunds(read, None if head is None else head.order.refunds)
+                digest = content_hash(order)
                 if head is not None and head.content_hash == digest:
                     unchanged += 1
                     continue
@@ -100,13 +107,7 @@ class FakeOrderStore:
     def _stored(
         self, order: Order, digest: str, head: StoredOrder | None, seen_at: datetime, raw_dropped: bool
     ) -> StoredOrder:
-        watch_end = self.refund_watch.end(
-            order,
-            seen_at=seen_at,
-            stored_status=None if head is None else head.order.status,
-            stored_watch_end=None if head is None else head.watch_until,
-        )
-        next_check = next_status_check(order, seen_at, watch_end=watch_end)
+        next_check = next_status_check(order, seen_at)
         return StoredOrder(
             order=order,
             content_hash=digest,
@@ -115,7 +116,6 @@ class FakeOrderStore:
             last_changed_at=seen_at,
             last_seen_at=seen_at,
             next_check_at=next_check,
-            watch_until=watch_end if next_check is not None else None,
             raw_dropped=raw_dropped,
         )
 
@@ -126,11 +126,39 @@ class FakeOrderStore:
             if current is None or current.version != stored.version or current.next_check_at is None:
                 return False
             update: dict[str, Any] = {"next_check_at": next_check_at}
-            if next_check_at is None:
-                update["watch_until"] = None
             self.items[stored.order.key] = current.model_copy(update=update)
             self.reschedules.append((stored.order.key, next_check_at))
             return True
+
+    # refunds (``sync.ports.RefundStore``)
+    def save_refunds(
+        self, platform: Platform, requests: Sequence[RefundRequest], *, seen_at: datetime
+    ) -> RefundSaveResult:
+        by_key: dict[str, list[RefundRequest]] = {}
+        for request in requests:
+            by_key.setdefault(order_key(platform, request.order_id), []).append(request)
+        missing = {group[0].order_id for key, group in by_key.items() if key not in self.items}
+        orders = [
+            apply_refunds(self.items[key].order, incoming=group) for key, group in by_key.items() if key in self.items
+        ]
+        return RefundSaveResult(
+            summary=self.save_changed(orders, seen_at=seen_at), missing_order_ids=frozenset(missing)
+        )
+
+    def end_refund_watch(self, platform: Platform) -> int:
+        """Takes final orders of ``platform`` out of the index (what the retired refund watch left there)."""
+        with self._lock:
+            left = [
+                stored
+                for stored in self.items.values()
+                if stored.order.platform is platform
+                and stored.next_check_at is not None
+                and stored.order.status.is_final
+            ]
+            for stored in left:
+                self.items[stored.order.key] = stored.model_copy(update={"next_check_at": None})
+        self.watch_migrations += 1
+        return len(left)
 
     # reads
     def open_orders(self, platform: Platform, due_before: datetime, limit: int) -> list[StoredOrder]:
@@ -396,6 +424,60 @@ class FakeStatusClient(FakePlatformClient):
         if known is None:
             raise PermanentError(self.platform, f"GET /v1/orders/{order_id}/status: HTTP 404", status_code=404)
         return StatusReading(raw_status=known.raw_status, status=known.status)
+
+
+class FakeRefundClient(FakePlatformClient):
+    """A client that also lists refund requests (``platform_port.RefundReader``) and reads one order by id
+    (``platform_port.OrderFetcher``; an order it does not know answers ``404``). Refund pages are read as the live
+    platform pages them: ``short_pages`` makes every page hold fewer than asked (the list still goes on), and
+    there is no total: the list ends with an empty page."""
+
+    def __init__(self, platform: Platform, orders: Iterable[Order] = (), **kwargs: Any) -> None:
+        super().__init__(platform, orders, **kwargs)
+        self.refunds: list[RefundRequest] = []
+        self.refund_queries: list[RefundQuery] = []
+        self.order_reads: list[str] = []
+        self.short_pages = False
+        self.refund_fault: Exception | None = None
+
+    def add_refunds(self, *refunds: RefundRequest) -> None:
+        with self._lock:
+            self.refunds = [known for known in self.refunds if known.refund_id not in {r.refund_id for r in refunds}]
+            self.refunds.extend(refunds)
+
+    def list_refund_requests(self, query: RefundQuery) -> RefundPage:
+        with self._lock:
+            self.refund_queries.append(query)
+        if self.refund_fault is not None:
+            raise self.refund_fault
+        size = query.page_size or self.max_page_size
+        served = max(1, size // 2) if self.short_pages else size
+        with self._lock:
+            matching = sorted(
+                (refund for refund in self.refunds if _refund_in_window(refund, query)), key=lambda r: r.refund_id
+            )
+        start = (query.page - 1) * served
+        return RefundPage(
+            platform=self.platform, refunds=tuple(matching[start : start + served]), page=query.page, page_size=size
+        )
+
+    def get_order(self, order_id: str) -> Order:
+        with self._lock:
+            self.order_reads.append(order_id)
+            known = next((order for order in self.orders if order.order_id == order_id), None)
+        if known is None:
+            raise PermanentError(self.platform, f"GET /orders/{order_id}: HTTP 404", status_code=404)
+        return known
+
+
+def _refund_in_window(refund: RefundRequest, query: RefundQuery) -> bool:
+    if query.created_from is not None or query.created_to is not None:
+        low, high, moment = query.created_from, query.created_to, refund.created_at
+    else:
+        low, high, moment = query.finished_from, query.finished_to, refund.finished_at
+        if moment is None:
+            return False
+    return not ((low is not None and moment < low) or (high is not None and moment > high))
 
 
 # -- the actions table and queue ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from builders import NOW, Clock, order, with_status
-from fakes import DEFAULT_REFUND_WATCH, FakeOrderStore, FakePlatformClient, FakePollStateStore, FakeStatusClient
+from fakes import FakeOrderStore, FakePlatformClient, FakePollStateStore, FakeStatusClient
 
 from ordersync import platforms
 from ordersync.config import Settings
@@ -140,30 +140,13 @@ def test_ticketscloud_open_orders_are_read_through_short_creation_windows() -> N
     assert store.stored(early).version == 1
 
 
-def test_a_fulfilled_ticketscloud_order_stays_watched_for_refunds_then_leaves_the_index() -> None:
-    done = order("t1", status=OrderStatus.FULFILLED, created_at=NOW - timedelta(days=29))
-    store = FakeOrderStore(refund_watch=DEFAULT_REFUND_WATCH)
-    store.seed(done, at=NOW - timedelta(days=2))
-    watched = store.stored(done)
-    client = FakePlatformClient(Platform.TICKETSCLOUD, [done])
-
-    run(client, store, clock=Clock(NOW + timedelta(days=2)))
-
-    assert watched.watch_until == done.created_at + timedelta(days=30)
-    assert watched.next_check_at is not None
-    assert store.stored(done).next_check_at is None
-    assert store.stored(done).version == 1
-
-
-def test_a_refund_found_during_the_watch_is_written() -> None:
+def test_a_fulfilled_ticketscloud_order_leaves_the_open_orders_index_at_once() -> None:
+    """No refund watch: refunds of a done order come through the refund poller, not through status checks."""
     done = order("t1", status=OrderStatus.FULFILLED, created_at=NOW - timedelta(days=3))
     store = FakeOrderStore()
+
     store.seed(done, at=NOW - timedelta(days=2))
-    client = FakePlatformClient(Platform.TICKETSCLOUD, [with_status(done, OrderStatus.REFUNDED)])
 
-    run(client, store)
-
-    assert store.stored(done).order.status is OrderStatus.REFUNDED
     assert store.stored(done).next_check_at is None
 
 

@@ -11,7 +11,6 @@ platform-specific comes through the registry of ``ordersync.platforms``: this mo
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +44,7 @@ __all__ = [
     "platform_client",
     "platform_profile",
     "poll_orders",
+    "poll_refunds",
     "poll_state_repository",
     "poll_statuses",
     "reset",
@@ -82,6 +82,13 @@ def poll_orders(platform: Platform, *, remaining_time_ms: Callable[[], int], run
     from ordersync.sync.engine import run_poller
 
     return _poll(run_poller, platform, remaining_time_ms=remaining_time_ms, run_id=run_id)
+
+
+def poll_refunds(platform: Platform, *, remaining_time_ms: Callable[[], int], run_id: str) -> PollReport:
+    """One run of ``platform``'s refund poller (a platform whose profile says ``polls_refunds``)."""
+    from ordersync.sync.refund_poll import run_refund_poller
+
+    return _poll(run_refund_poller, platform, remaining_time_ms=remaining_time_ms, run_id=run_id)
 
 
 def poll_statuses(platform: Platform, *, remaining_time_ms: Callable[[], int], run_id: str) -> PollReport:
@@ -122,13 +129,9 @@ def metrics() -> Metrics:
 
 @cache
 def order_repository() -> OrderRepository:
-    from ordersync import platforms
     from ordersync.aws.orders_repository import OrderRepository
-    from ordersync.sync.records import RefundWatch
 
-    config = settings()
-    watch = RefundWatch(timedelta(days=config.refund_watch_days), still_moving=platforms.still_moving())
-    return OrderRepository(config.orders_table, refund_watch=watch)
+    return OrderRepository(settings().orders_table)
 
 
 @cache

@@ -29,11 +29,6 @@ class Settings(BaseModel):
     poll_lookback_minutes: int = Field(default=60 * 24, ge=0)
     poll_concurrency: int = Field(default=4, ge=1, le=32)
     http_timeout_seconds: float = Field(default=10.0, gt=0)
-    refund_watch_days: int = Field(
-        default=30,
-        ge=0,
-        description="How long a fulfilled order whose platform can still refund it stays under status checks",
-    )
     actions_max_receive_count: int = Field(default=5, ge=1, description="The actions queue's maxReceiveCount")
     event_detail: Literal["full", "redacted"] = Field(
         default="redacted",

@@ -32,15 +32,25 @@ class OrderStatus(StrEnum):
     FULFILLED = "fulfilled"  # paid and delivered / done
     CANCELLED = "cancelled"
     EXPIRED = "expired"
-    REFUNDED = "refunded"
+    REFUNDED = "refunded"  # approved refunds cover every ticket (or the platform says so)
+    PARTIALLY_REFUNDED = "partially_refunded"  # fulfilled, with approved refunds of some of its tickets
 
     @property
     def is_final(self) -> bool:
-        """A final status never changes again, so the status poller stops asking about it."""
+        """A final status is not read again by the status poller. A fulfilled order can still be refunded, but
+        refunds reach it through its platform's refund requests (``sync.refunds``), not through its status."""
         return self in FINAL_STATUSES
 
 
-FINAL_STATUSES = frozenset({OrderStatus.FULFILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REFUNDED})
+FINAL_STATUSES = frozenset(
+    {
+        OrderStatus.FULFILLED,
+        OrderStatus.CANCELLED,
+        OrderStatus.EXPIRED,
+        OrderStatus.REFUNDED,
+        OrderStatus.PARTIALLY_REFUNDED,
+    }
+)
 
 
 def _require_utc(value: datetime) -> datetime:
@@ -97,6 +107,47 @@ class OrderItem(BaseModel):
     unit_price: Money | None = None
 
 
+class RefundStatus(StrEnum):
+    """A refund request's lifecycle: ``new`` -> ``in_progress`` -> ``approved`` | ``rejected``."""
+
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (RefundStatus.NEW, RefundStatus.IN_PROGRESS)
+
+
+class RefundRequest(BaseModel):
+    """One refund request of one order, as a platform with refunds as their own resource reports it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    refund_id: str = Field(min_length=1, description="The platform's id of the refund request")
+    order_id: str = Field(min_length=1, description="The platform's id of the refunded order")
+    status: RefundStatus
+    culprit: str | None = Field(default=None, description="Who caused it, as the platform says (user, org)")
+    policy: str | None = Field(default=None, description="The refund policy applied, as the platform says")
+    amount: Money = Field(description="The amount refunded (or asked to be) to the buyer")
+    ticket_ids: tuple[str, ...] = Field(default=(), description="The ids of the refunded tickets")
+    created_at: UtcDatetime
+    requested_at: UtcDatetime | None = None
+    finished_at: UtcDatetime | None = Field(default=None, description="When it was approved or rejected")
+
+
+class RefundSummary(BaseModel):
+    """An order's refunds: every request known, and what the approved ones add up to."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    refunded: Money = Field(description="The sum of the approved requests' amounts")
+    refunded_ticket_ids: tuple[str, ...] = Field(default=(), description="Tickets of approved requests, sorted")
+    open_requests: tuple[str, ...] = Field(default=(), description="Ids of the requests not yet decided, sorted")
+    requests: tuple[RefundRequest, ...] = Field(default=(), description="Every request known, by id")
+
+
 class Order(BaseModel):
     """One order of one platform, in ordersync's canonical shape."""
 
@@ -112,6 +163,9 @@ class Order(BaseModel):
     paid: Money | None = Field(default=None, description="What has been paid so far, where the platform says")
     customer: Customer | None = None
     items: tuple[OrderItem, ...] = ()
+    refunds: RefundSummary | None = Field(
+        default=None, description="Its refund requests and what they add up to; absent while it has none"
+    )
     raw: dict[str, Any] = Field(default_factory=dict, description="The platform's payload, as received")
 
     @property
@@ -147,3 +201,15 @@ class OrderPage(BaseModel):
     page_size: int = Field(ge=1)
     total: int | None = Field(default=None, description="Records matching the query, when the platform says")
     total_pages: int | None = None
+
+
+class RefundPage(BaseModel):
+    """One page of a platform's refund-request list, already mapped onto ``RefundRequest``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: Platform
+    refunds: tuple[RefundRequest, ...]
+    quarantined: tuple[QuarantinedRecord, ...] = ()
+    page: int = Field(ge=1, description="1-based page number")
+    page_size: int = Field(ge=1)

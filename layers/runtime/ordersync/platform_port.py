@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Literal, Protocol, runtime_checkable
 
-from ordersync.models import OrderPage, OrderStatus, Platform
+from ordersync.models import Order, OrderPage, OrderStatus, Platform, RefundPage
 
 ListStrategy = Literal["window", "newest_first_scan"]
 """How a platform's list is polled:
@@ -64,6 +64,34 @@ class StatusReader(Protocol):
     def get_order_status(self, order_id: str) -> OrderStatusReading: ...
 
 
+@dataclass(frozen=True)
+class RefundQuery:
+    """A page request of a platform's refund-request list: a window of creation times, one of finishing times
+    (either may be open), and the platform's raw refund statuses to keep (none: all)."""
+
+    page: int = 1
+    page_size: int | None = None  # None: the platform's largest page
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    finished_from: datetime | None = None
+    finished_to: datetime | None = None
+    raw_statuses: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class RefundReader(Protocol):
+    """A client of a platform whose profile says ``polls_refunds``: a page of its refund requests."""
+
+    def list_refund_requests(self, query: RefundQuery) -> RefundPage: ...
+
+
+@runtime_checkable
+class OrderFetcher(Protocol):
+    """A client that reads one whole order by id (the refund poller's read of an order it has never seen)."""
+
+    def get_order(self, order_id: str) -> Order: ...
+
+
 def _frozen_filters() -> Mapping[str, str]:
     return MappingProxyType({})
 
@@ -85,9 +113,9 @@ class PlatformProfile:
     reads_status_by_id: bool = False
     """Whether its client reads one order's status by id (``StatusReader``): the status poller then reads due
     orders one by one; otherwise it reads them through short windows of creation times."""
-    still_moving: frozenset[OrderStatus] = frozenset()
-    """Final canonical statuses the platform can still move an order on from (a refund after fulfilment): such
-    orders stay under status checks for the refund watch."""
+    polls_refunds: bool = False
+    """Whether its refunds are a resource of their own (a refunded order keeps its fulfilled status): its client is
+    then a ``RefundReader`` and a refund poller (``sync.refund_poll``) folds the requests into the orders."""
     env_prefix: str = ""
     """The prefix of its environment variables (``<PREFIX>_BASE_URL``, ``<PREFIX>_SECRET_NAME``, ...)."""
     order_id_pattern: str = r"[0-9A-Za-z_-]{1,100}"

@@ -22,16 +22,17 @@ from botocore.exceptions import ClientError
 
 from ordersync.aws.dynamodb import DynamoDBRepository, from_item, is_conditional_check_failure, to_attribute
 from ordersync.backoff import Backoff
-from ordersync.models import Order, OrderStatus, Platform, order_key
+from ordersync.models import Order, OrderStatus, Platform, RefundRequest, RefundSummary, order_key
+from ordersync.sync.ports import RefundSaveResult
 from ordersync.sync.records import (
     OrderTooLargeError,
-    RefundWatch,
     SaveSummary,
     StoredOrder,
     content_hash,
     encode_order,
     next_status_check,
 )
+from ordersync.sync.refunds import apply_refunds
 from ordersync.timefmt import from_iso, to_iso
 
 if TYPE_CHECKING:
@@ -48,7 +49,9 @@ MAX_LIST_ROUNDS = 20
 LIST_FILTER_PAGE = 200  # items evaluated per round of a filtered list
 BY_PLATFORM_CHANGED_INDEX = "by-platform-changed"
 OPEN_ORDERS_INDEX = "open-orders"
-_STORED_PROJECTION = "pk, content_hash, version, first_seen_at, last_changed_at, item_bytes, #status, watch_until"
+_STORED_PROJECTION = "pk, content_hash, version, first_seen_at, last_changed_at, item_bytes, #status, refunds"
+REFUND_CONFLICT_ROUNDS = 3
+"""How often ``save_refunds`` reads an order again after another writer changed it between its read and write."""
 
 
 class UnprocessedKeysError(RuntimeError):
@@ -91,23 +94,20 @@ def read_units(size: int) -> float:
 class OrderRepository(DynamoDBRepository):
     """Adapter of ``OrdersTable`` (key ``pk`` = ``"{platform}#{order_id}"``).
 
-    ``refund_watch`` says which final statuses each platform can still move on from, and how long an order in one
-    stays in the open-orders index. The adapter reads no environment: whoever builds it passes ``REFUND_WATCH_DAYS``
-    and the platforms' profiles,
-    the same for every writer of the table (pollers, status poller, action worker), so that all of them place
-    orders in the index alike."""
+    An order's refunds (``Order.refunds``) live in its own item, in the order and in a ``refunds`` attribute that
+    ``save_changed`` reads with the hashes: every writer (pollers, status poller, action worker) folds the stored
+    refunds into the order it writes (``sync.refunds.apply_refunds``), so that a list read, which knows nothing of
+    refunds, never takes them away."""
 
     def __init__(
         self,
         table_name: str,
         *,
-        refund_watch: RefundWatch,
         dynamodb_client: DynamoDBClient | None = None,
         write_concurrency: int = 8,
     ) -> None:
         super().__init__(table_name, dynamodb_client=dynamodb_client)
         self._write_concurrency = max(1, write_concurrency)
-        self.refund_watch = refund_watch
 
     # -- writes ----------------------------------------------------------------------------------
     def save_changed(
@@ -127,9 +127,10 @@ class OrderRepository(DynamoDBRepository):
         unchanged = 0
         stale: set[str] = set()
         observed = None if observed_at is None else to_iso(observed_at)
-        for key, order in latest.items():
-            digest = content_hash(order)
+        for key, read in latest.items():
             head = stored.get(key)
+            order = apply_refunds(read, _head_refunds(head))
+            digest = content_hash(order)
             if head is not None and head.get("content_hash") == digest:
                 unchanged += 1
             elif head is not None and observed is not None and str(head.get("last_changed_at", "")) > observed:
@@ -222,22 +223,17 @@ class OrderRepository(DynamoDBRepository):
         }
         for name, value in encode_order(order).items():
             item[name] = to_attribute(value)
-        stored_status = OrderStatus(str(head["status"])) if head and head.get("status") else None
-        stored_watch = None if head is None or not head.get("watch_until") else from_iso(str(head["watch_until"]))
-        watch_end = self.refund_watch.end(
-            order, seen_at=seen_at, stored_status=stored_status, stored_watch_end=stored_watch
-        )
-        next_check = next_status_check(order, seen_at, watch_end=watch_end)
+        item |= self._refund_attributes(order)
+        del head  # what was stored decides nothing more: refunds were folded in by ``save_changed``
+        next_check = next_status_check(order, seen_at)
         if next_check is not None:
             item["open_platform"] = {"S": order.platform.value}
             item["next_check_at"] = {"S": to_iso(next_check)}
-            if watch_end is not None:
-                item["watch_until"] = {"S": to_iso(watch_end)}
         return item
 
     def reschedule(self, stored: StoredOrder, *, next_check_at: datetime | None) -> bool:
         """Move an unchanged indexed order's next status check, or with ``None`` take it out of the open-orders
-        index (a final order whose refund watch ended); content and version stay as they are.
+        index (a final order); content and version stay as they are.
         ``False`` when the item changed meanwhile (its new write set its own schedule)."""
         values: dict[str, AttributeValueTypeDef] = {":version": {"N": str(stored.version)}}
         if next_check_at is None:
@@ -258,6 +254,79 @@ class OrderRepository(DynamoDBRepository):
                 return False
             raise
         return True
+
+    # -- refunds ---------------------------------------------------------------------------------
+    @staticmethod
+    def _refund_attributes(order: Order) -> dict[str, Any]:
+        """The ``refunds`` attribute (the summary's JSON, read back with the hashes) of an order that has any."""
+        if order.refunds is None:
+            return {}
+        return {"refunds": {"S": order.refunds.model_dump_json()}}
+
+    def save_refunds(
+        self, platform: Platform, requests: Sequence[RefundRequest], *, seen_at: datetime
+    ) -> RefundSaveResult:
+        """Fold refund requests into their stored orders (``sync.ports.RefundStore``): each order is read whole,
+        its refunds merged (``apply_refunds``) and written like any change, on the version read; an order another
+        writer changed meanwhile is read again, up to ``REFUND_CONFLICT_ROUNDS`` times. Requests whose order is not
+        stored are left for the caller (``missing_order_ids``), which fetches the order and saves it with them."""
+        by_key: dict[str, list[RefundRequest]] = {}
+        for request in requests:
+            by_key.setdefault(order_key(platform, request.order_id), []).append(request)
+        summary = SaveSummary()
+        missing: set[str] = set()
+        pending = builtins.list(by_key)
+        for _ in range(REFUND_CONFLICT_ROUNDS):
+            if not pending:
+                break
+            orders: builtins.list[Order] = []
+            for start in range(0, len(pending), BATCH_GET_LIMIT):
+                found = {raw["pk"]["S"]: raw for raw in self._batch_get(pending[start : start + BATCH_GET_LIMIT])}
+                for key in pending[start : start + BATCH_GET_LIMIT]:
+                    item = found.get(key)
+                    if item is None or "content_hash" not in item:
+                        missing.add(by_key[key][0].order_id)
+                        continue
+                    orders.append(apply_refunds(_stored(item).order, incoming=by_key[key]))
+            round_summary = self.save_changed(orders, seen_at=seen_at)
+            pending = sorted(round_summary.conflict_keys)
+            summary = summary + round_summary.model_copy(update={"conflicts": 0, "conflict_keys": frozenset()})
+        if pending:
+            summary = summary + SaveSummary(conflicts=len(pending), conflict_keys=frozenset(pending))
+        return RefundSaveResult(summary=summary, missing_order_ids=frozenset(missing))
+
+    def end_refund_watch(self, platform: Platform) -> int:
+        """Take out of the open-orders index what the retired refund watch left there: fulfilled orders with a
+        ``watch_until``. Idempotent (each update is conditional on ``watch_until``); returns how many it took out."""
+        taken = 0
+        start: dict[str, Any] | None = None
+        while True:
+            request: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": OPEN_ORDERS_INDEX,
+                "KeyConditionExpression": "open_platform = :platform",
+                "FilterExpression": "attribute_exists(watch_until)",
+                "ExpressionAttributeValues": {":platform": {"S": platform.value}},
+                "ProjectionExpression": "pk",
+            }
+            if start is not None:
+                request["ExclusiveStartKey"] = start
+            response = self.client.query(**request)
+            for item in response.get("Items", []):
+                try:
+                    self.client.update_item(
+                        TableName=self.table_name,
+                        Key={"pk": item["pk"]},
+                        UpdateExpression="REMOVE open_platform, next_check_at, watch_until",
+                        ConditionExpression="attribute_exists(watch_until)",
+                    )
+                    taken += 1
+                except ClientError as error:
+                    if not is_conditional_check_failure(error):
+                        raise
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return taken
 
     # -- reads -----------------------------------------------------------------------------------
     def _stored_heads(self, keys: list[str]) -> tuple[dict[str, dict[str, Any]], float]:
@@ -389,6 +458,13 @@ class OrderRepository(DynamoDBRepository):
                     full[raw["pk"]["S"]] = raw
             items = [full.get(item["pk"]["S"], item) for item in items]
         return [_stored(item) for item in items if "content_hash" in item]
+
+
+def _head_refunds(head: Mapping[str, Any] | None) -> RefundSummary | None:
+    """The refunds an order's stored item carries (its ``refunds`` attribute), if any."""
+    if head is None or not head.get("refunds"):
+        return None
+    return RefundSummary.model_validate_json(str(head["refunds"]))
 
 
 def _stored(item: Mapping[str, Any]) -> StoredOrder:

@@ -14,7 +14,7 @@ import importlib.util
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from ordersync.models import OrderStatus, Platform
+from ordersync.models import Platform
 
 if TYPE_CHECKING:
     from ordersync.actions.runner import ActionHandler
@@ -30,7 +30,6 @@ __all__ = [
     "platform_settings",
     "profile",
     "secret_name",
-    "still_moving",
 ]
 
 
@@ -93,8 +92,3 @@ def action_handlers(platform: Platform) -> Mapping[str, ActionHandler]:
     if importlib.util.find_spec(name) is None:
         return {}
     return cast("_ActionsModule", importlib.import_module(name)).HANDLERS
-
-
-def still_moving() -> dict[Platform, frozenset[OrderStatus]]:
-    """The final statuses each platform can still move on from (its profile's ``still_moving``)."""
-    return {platform: profile(platform).still_moving for platform in Platform}

@@ -80,6 +80,7 @@ class PollReport(BaseModel):
     pages: int = 0
     requests: int = 0
     orders_seen: int = 0
+    refunds_seen: int = 0
     written: int = 0
     created: int = 0
     unchanged: int = 0
@@ -120,6 +121,7 @@ class RunContext:
     pages: int = 0
     requests: int = 0
     orders_seen: int = 0
+    refunds_seen: int = 0
     quarantined: int = 0
     rescheduled: int = 0
     shifts_detected: int = 0
@@ -208,6 +210,7 @@ class RunContext:
             pages=self.pages,
             requests=self.requests,
             orders_seen=self.orders_seen,
+            refunds_seen=self.refunds_seen,
             written=self.summary.written,
             created=self.summary.created,
             unchanged=self.summary.unchanged,

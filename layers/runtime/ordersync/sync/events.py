@@ -6,6 +6,11 @@ content change, so a subscriber can count them; every event carries the platform
 version, so that subscribers can order events and drop duplicates (a retried batch may publish twice).
 A MODIFY that only moved bookkeeping (the status poller's next check) has equal hashes and publishes nothing.
 
+Refunds (``Order.refunds``, see ``sync.refunds``) add events of their own, beside that one event per content change
+(``record_to_refund_events``): ``Order Refund Requested`` for each refund request the order did not carry before,
+and ``Order Refunded`` (with the amount) for each request that became approved; the status they move (``refunded``,
+``partially_refunded``) is the usual ``Order Status Changed``. Refund events carry no personal data in either mode.
+
 Events carry no personal data by default: at ``EventDetail.REDACTED`` (the stack's ``EventDetail`` parameter,
 ``EVENT_DETAIL``) the order leaves out ``customer`` (names, e-mails, phones); only ``full`` includes it. The
 platform's raw payload is never in an event, in either mode.
@@ -28,7 +33,18 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from pydantic import BaseModel, ConfigDict, Field
 
-from ordersync.models import Customer, Money, Order, OrderItem, OrderStatus, Platform, UtcDatetime
+from ordersync.models import (
+    Customer,
+    Money,
+    Order,
+    OrderItem,
+    OrderStatus,
+    Platform,
+    RefundRequest,
+    RefundStatus,
+    RefundSummary,
+    UtcDatetime,
+)
 from ordersync.sync.records import StoredOrder
 
 EVENT_SOURCE = "ordersync"
@@ -43,6 +59,8 @@ class ChangeType(StrEnum):
     CREATED = "Order Created"
     CHANGED = "Order Changed"
     STATUS_CHANGED = "Order Status Changed"
+    REFUND_REQUESTED = "Order Refund Requested"
+    REFUNDED = "Order Refunded"
 
 
 class EventDetail(StrEnum):
@@ -77,6 +95,7 @@ class OrderSnapshot(BaseModel):
     customer: Customer | None = Field(default=None, description=CUSTOMER_DESCRIPTION)
     items: tuple[OrderItem, ...] = ()
     items_omitted: bool = Field(default=False, description="True when the items did not fit in one event")
+    refunds: RefundSummary | None = Field(default=None, description="Its refund requests, when it has any")
 
     @classmethod
     def of(cls, order: Order, detail_level: EventDetail = EventDetail.REDACTED) -> OrderSnapshot:
@@ -132,18 +151,62 @@ SCHEMA_FILES: dict[ChangeType, str] = {
 }
 
 
+class RefundDetail(BaseModel):
+    """What every refund event's ``detail`` carries: the order it belongs to (by key and item version), the
+    request, and the order's refunds after it. No personal data: refund events are the same in either mode."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    platform: Platform
+    order_id: str
+    order_key: str = Field(description='"{platform}#{order_id}", the orders table key')
+    version: int = Field(ge=1, description="The order item's version after the change that brought this request")
+    changed_at: UtcDatetime = Field(description="When ordersync saw the change (the item's last_changed_at)")
+    order_status: OrderStatus = Field(description="The order's canonical status after the change")
+    order_raw_status: str = Field(description="The platform's own status of the order (a refunded order stays done)")
+    refund: RefundRequest = Field(description="The refund request this event is about")
+    refunds: RefundSummary = Field(description="Every refund request of the order, and what approved ones add up to")
+
+
+class OrderRefundRequestedDetail(RefundDetail):
+    """A refund request ordersync sees for the first time (in whatever status it is then)."""
+
+
+class OrderRefundedDetail(RefundDetail):
+    """A refund request became approved: ``amount`` went back to the buyer."""
+
+    amount: Money = Field(description="What this approved request refunded")
+    refunded_total: Money = Field(description="What every approved request of the order refunded, this one included")
+
+
+REFUND_DETAIL_MODELS: dict[ChangeType, type[RefundDetail]] = {
+    ChangeType.REFUND_REQUESTED: OrderRefundRequestedDetail,
+    ChangeType.REFUNDED: OrderRefundedDetail,
+}
+REFUND_SCHEMA_FILES: dict[ChangeType, str] = {
+    ChangeType.REFUND_REQUESTED: "order-refund-requested.json",
+    ChangeType.REFUNDED: "order-refunded.json",
+}
+
+
 class ChangeEvent(BaseModel):
     """One event for the ordersync bus."""
 
     model_config = ConfigDict(frozen=True)
 
     detail_type: ChangeType
-    detail: OrderStatusChangedDetail | OrderChangedDetail | OrderCreatedDetail
+    detail: (
+        OrderStatusChangedDetail
+        | OrderChangedDetail
+        | OrderCreatedDetail
+        | OrderRefundedDetail
+        | OrderRefundRequestedDetail
+    )
     detail_level: EventDetail = EventDetail.REDACTED
 
     def detail_json(self) -> str:
         """The ``detail`` as published: when redacted, the order has no ``customer`` key at all."""
-        if self.detail_level is EventDetail.FULL:
+        if self.detail_level is EventDetail.FULL or isinstance(self.detail, RefundDetail):
             return self.detail.model_dump_json()
         return self.detail.model_dump_json(exclude={"order": {"customer"}})
 
@@ -190,6 +253,56 @@ def record_to_event(record: DynamoDBRecord, detail_level: EventDetail = EventDet
             detail_level,
         )
     return _event(ChangeType.CHANGED, new, {"previous_version": old.version, "changed_fields": fields}, detail_level)
+
+
+def record_to_refund_events(record: DynamoDBRecord) -> list[ChangeEvent]:
+    """The refund events of one stream record (none for most): ``Order Refund Requested`` for each request the old
+    image did not carry, ``Order Refunded`` for each request approved in the new image and not in the old one."""
+    stream = record.dynamodb
+    if stream is None or record.event_name is DynamoDBRecordEventName.REMOVE or not stream.new_image:
+        return []
+    new = StoredOrder.from_image(stream.new_image)
+    if new.order.refunds is None:
+        return []
+    old_image = stream.old_image if record.event_name is DynamoDBRecordEventName.MODIFY else {}
+    old = StoredOrder.from_image(old_image) if old_image else None
+    if old is not None and old.content_hash == new.content_hash:
+        return []
+    before = {
+        request.refund_id: request for request in (old.order.refunds.requests if old and old.order.refunds else ())
+    }
+    summary = new.order.refunds
+    events: list[ChangeEvent] = []
+    for request in summary.requests:
+        known = before.get(request.refund_id)
+        if known is None:
+            events.append(_refund_event(ChangeType.REFUND_REQUESTED, new, request, {}))
+        approved_now = request.status is RefundStatus.APPROVED
+        if approved_now and (known is None or known.status is not RefundStatus.APPROVED):
+            extra = {"amount": request.amount, "refunded_total": summary.refunded}
+            events.append(_refund_event(ChangeType.REFUNDED, new, request, extra))
+    return events
+
+
+def _refund_event(
+    change: ChangeType, stored: StoredOrder, request: RefundRequest, extra: Mapping[str, Any]
+) -> ChangeEvent:
+    summary = stored.order.refunds
+    detail = REFUND_DETAIL_MODELS[change].model_validate(
+        {
+            "platform": stored.order.platform,
+            "order_id": stored.order.order_id,
+            "order_key": stored.order.key,
+            "version": stored.version,
+            "changed_at": stored.last_changed_at,
+            "order_status": stored.order.status,
+            "order_raw_status": stored.order.raw_status,
+            "refund": request,
+            "refunds": summary,
+        }
+        | dict(extra)
+    )
+    return ChangeEvent.model_validate({"detail_type": change, "detail": detail})
 
 
 def changes_to_events(
@@ -252,11 +365,25 @@ def detail_schemas() -> dict[ChangeType, dict[str, Any]]:
     return schemas
 
 
+def refund_detail_schemas() -> dict[ChangeType, dict[str, Any]]:
+    """The JSON Schema of each refund event's ``detail``, as the models serialise it."""
+    schemas: dict[ChangeType, dict[str, Any]] = {}
+    for change, model in REFUND_DETAIL_MODELS.items():
+        schema = model.model_json_schema(mode="serialization")
+        schemas[change] = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"https://ordersync.dev/schemas/{REFUND_SCHEMA_FILES[change]}",
+            "title": change.value,
+        } | {key: value for key, value in schema.items() if key != "title"}
+    return schemas
+
+
 def write_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
     """Regenerate the checked-in schema files (``python -m ordersync.sync.events``)."""
     written = []
-    for change, schema in detail_schemas().items():
-        path = directory / SCHEMA_FILES[change]
+    files = SCHEMA_FILES | REFUND_SCHEMA_FILES
+    for change, schema in (detail_schemas() | refund_detail_schemas()).items():
+        path = directory / files[change]
         path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         written.append(path)
     return written

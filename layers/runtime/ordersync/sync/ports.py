@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ordersync.models import Order, OrderStatus, Platform, UtcDatetime
+from ordersync.models import Order, OrderStatus, Platform, RefundRequest, UtcDatetime
 from ordersync.sync.records import SaveSummary, StoredOrder
 
 
@@ -46,6 +46,29 @@ class OrderStore(OrderWriter, Protocol):
     def open_orders(self, platform: Platform, due_before: datetime, limit: int) -> list[StoredOrder]: ...
 
     def reschedule(self, stored: StoredOrder, *, next_check_at: datetime | None) -> bool: ...
+
+
+class RefundSaveResult(BaseModel):
+    """What one ``save_refunds`` call did: the orders it wrote, and the orders it could not find."""
+
+    model_config = ConfigDict(frozen=True)
+
+    summary: SaveSummary = Field(default_factory=SaveSummary)
+    missing_order_ids: frozenset[str] = Field(
+        default=frozenset(), description="Orders of the requests that are not stored (the caller fetches them)"
+    )
+
+
+@runtime_checkable
+class RefundStore(Protocol):
+    """What the refund poller needs of the orders table besides ``OrderStore``: refund requests folded into their
+    stored orders, and the one-off clean-up of what the retired refund watch left in the open-orders index."""
+
+    def save_refunds(
+        self, platform: Platform, requests: Sequence[RefundRequest], *, seen_at: datetime
+    ) -> RefundSaveResult: ...
+
+    def end_refund_watch(self, platform: Platform) -> int: ...
 
 
 class OrderReader(Protocol):

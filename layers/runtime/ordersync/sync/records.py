@@ -1,6 +1,6 @@
 """What the read path stores per order, and the pure rules around it: the content hash that decides
 whether an order changed, how an order is packed into a DynamoDB item under the 400 KB limit, and when an
-order is due for another status check (a not-yet-final one, or a final one its platform can still move).
+order is due for another status check (a not-yet-final one).
 
 Nothing here talks to AWS, so the repository, the stream consumer and the tests share one definition.
 """
@@ -12,14 +12,13 @@ import gzip
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ordersync import timefmt
-from ordersync.models import Order, OrderStatus, Platform, UtcDatetime
+from ordersync.models import Order, UtcDatetime
 
 INLINE_ORDER_LIMIT = 64 * 1024
 """Orders whose JSON is larger than this are stored gzip-compressed (``order_gz``)."""
@@ -40,8 +39,12 @@ class OrderTooLargeError(ValueError):
 
 
 def canonical_json(order: Order) -> str:
-    """Deterministic JSON of an order: same content, same bytes, whatever the field order it came in."""
-    return json.dumps(order.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Deterministic JSON of an order: same content, same bytes, whatever the field order it came in. An order
+    without refunds has no ``refunds`` key, so its bytes (and hash) are those it had before refunds existed."""
+    left_out = {"refunds"} if order.refunds is None else None
+    return json.dumps(
+        order.model_dump(mode="json", exclude=left_out), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def content_hash(order: Order) -> str:
@@ -90,19 +93,13 @@ class StoredOrder(BaseModel):
     first_seen_at: UtcDatetime
     last_changed_at: UtcDatetime
     last_seen_at: UtcDatetime
-    next_check_at: UtcDatetime | None = Field(
-        default=None, description="Set only while the status is not final, or while its refund watch lasts"
-    )
-    watch_until: UtcDatetime | None = Field(
-        default=None, description="End of the refund watch of a final order its platform can still move"
-    )
+    next_check_at: UtcDatetime | None = Field(default=None, description="Set only while the status is not final")
     raw_dropped: bool = False
 
     @classmethod
     def from_image(cls, image: Mapping[str, Any]) -> StoredOrder:
         """Build from an item whose attribute values are plain Python values (``TypeDeserializer`` output)."""
         next_check = image.get("next_check_at")
-        watch_until = image.get("watch_until")
         return cls(
             order=decode_order(image),
             content_hash=str(image["content_hash"]),
@@ -111,7 +108,6 @@ class StoredOrder(BaseModel):
             last_changed_at=from_iso(str(image["last_changed_at"])),
             last_seen_at=from_iso(str(image["last_seen_at"])),
             next_check_at=from_iso(str(next_check)) if next_check else None,
-            watch_until=from_iso(str(watch_until)) if watch_until else None,
             raw_dropped=bool(image.get("raw_dropped", False)),
         )
 
@@ -163,46 +159,11 @@ def next_check_after(created_at: datetime, now: datetime) -> datetime:
     return now + OLD_ORDER_CHECK_EVERY
 
 
-@dataclass(frozen=True)
-class RefundWatch:
-    """How long an order stays in the open-orders index after reaching a final status its platform can still move
-    on from (each platform's profile declares those statuses as ``still_moving``: Ticketscloud's older docs let a
-    ``done`` order become ``refunded`` at any time, while its list poll re-reads only the look-back window of
-    creation times). Such an order is checked on the age-based schedule until the watch ends."""
-
-    window: timedelta
-    still_moving: Mapping[Platform, frozenset[OrderStatus]]
-
-    def watches(self, order: Order) -> bool:
-        return order.status in self.still_moving.get(order.platform, frozenset())
-
-    def end(
-        self, order: Order, *, seen_at: datetime, stored_status: OrderStatus | None, stored_watch_end: datetime | None
-    ) -> datetime | None:
-        """Until when ``order`` stays watched (``None``: not watched, or no longer).
-
-        The watch runs from when the order reached its status: from ``seen_at`` when ordersync stored it in another
-        status before; from its creation when it is first seen in it, since when it moved is unknown (Ticketscloud
-        fulfils within minutes of creation, and a first sync of years of history must not flood the index). A
-        change that keeps the status keeps the watch's end (or its absence) rather than starting it again."""
-        if not self.watches(order):
-            return None
-        if stored_status is order.status:
-            end = stored_watch_end
-        elif stored_status is None:
-            end = order.created_at + self.window
-        else:
-            end = seen_at + self.window
-        return end if end is not None and end > seen_at else None
-
-
-def next_status_check(
-    order: Order, now: datetime, *, watch_end: datetime | None, due: datetime | None = None
-) -> datetime | None:
+def next_status_check(order: Order, now: datetime, *, due: datetime | None = None) -> datetime | None:
     """The order's place in the open-orders index: when it is next due for a status check, or ``None`` when it
-    leaves the index. An open order stays (by default on the age-based schedule, ``next_check_after``); a final
-    one only while its refund watch lasts, with its last check at the watch's end."""
-    if order.status.is_final and (watch_end is None or watch_end <= now):
+    leaves the index (a final status). An open order stays, by default on the age-based schedule
+    (``next_check_after``). Refunds of a fulfilled order reach it through its platform's refund requests
+    (``sync.refunds``), never through status checks."""
+    if order.status.is_final:
         return None
-    due = next_check_after(order.created_at, now) if due is None else due
-    return due if watch_end is None else min(due, watch_end)
+    return next_check_after(order.created_at, now) if due is None else due

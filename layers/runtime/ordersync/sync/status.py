@@ -1,13 +1,12 @@
-"""The status poller: orders that are not final yet have their status read again until they are, and final
-orders that their platform can still move (its profile's ``still_moving``: a refund after fulfilment) until their
-refund watch ends.
+"""The status poller: orders that are not final yet have their status read again until they are. (Refunds of
+fulfilled orders come through the refund poller, ``sync.refund_poll``, not through status checks.)
 
 It reads the sparse ``open-orders`` index (only open orders are in it, most overdue first), never the
 table. A platform whose profile says ``reads_status_by_id`` has each due order's status read on its own; the others
 have no single-order read, so their due orders are grouped into short windows of creation times and read through
-the list filters. A changed order is written like any other (and leaves the index once final and not watched); an
-unchanged one only has its next check moved, later the older it is (``records.next_status_check``), or leaves the
-index when its refund watch has ended.
+the list filters. A changed order is written like any other (and leaves the index once final); an unchanged one
+only has its next check moved, later the older it is (``records.next_status_check``), or leaves the index when it
+is final (what the retired refund watch left there).
 """
 
 from __future__ import annotations
@@ -73,15 +72,12 @@ def check_open_orders(ctx: RunContext, state: PollState) -> None:
             if key in ctx.summary.conflict_keys:
                 continue
             next_check: datetime | None
-            if key in unread:  # not checked: stays in the index, even past the end of its refund watch
+            if key in unread:  # not checked: stays in the index
                 next_check = min(now + READ_FAILED_RECHECK, next_check_after(stored.order.created_at, now))
             else:
                 delay_from = now if order is not None else now + NOT_FOUND_RECHECK
                 next_check = next_status_check(
-                    stored.order,
-                    now,
-                    watch_end=stored.watch_until,
-                    due=next_check_after(stored.order.created_at, delay_from),
+                    stored.order, now, due=next_check_after(stored.order.created_at, delay_from)
                 )
             if ctx.repository.reschedule(stored, next_check_at=next_check):
                 ctx.rescheduled += 1

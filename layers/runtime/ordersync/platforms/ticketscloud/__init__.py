@@ -6,7 +6,9 @@ from ordersync.platforms.ticketscloud.client import (
 from ordersync.platforms.ticketscloud.mapping import (
     UnmappableOrderError,
     parse_order_page,
+    parse_refund_page,
     to_order,
+    to_refund_request,
 )
 from ordersync.platforms.ticketscloud.models import (
     DEFAULT_RETRY,
@@ -20,6 +22,8 @@ from ordersync.platforms.ticketscloud.models import (
     RAW_MAX_KEY_LENGTH,
     RAW_MAX_KEYS,
     RAW_MAX_VALUE_LENGTH,
+    REFUND_REQUESTS_PATH,
+    REFUND_STATUS_MAP,
     STATUS_MAP,
     TIME_FORMAT,
     VENDOR_ORDER_ID_MAX_LENGTH,
@@ -34,6 +38,8 @@ from ordersync.platforms.ticketscloud.models import (
     TicketscloudOrderList,
     TicketscloudPagination,
     TicketscloudPatchResult,
+    TicketscloudRefundList,
+    TicketscloudRefundRequest,
     TicketscloudSettings,
     TicketscloudTicket,
     TicketscloudValues,
@@ -54,6 +60,8 @@ __all__ = [
     "RAW_MAX_KEYS",
     "RAW_MAX_KEY_LENGTH",
     "RAW_MAX_VALUE_LENGTH",
+    "REFUND_REQUESTS_PATH",
+    "REFUND_STATUS_MAP",
     "STATUS_MAP",
     "TIME_FORMAT",
     "VENDOR_ORDER_ID_MAX_LENGTH",
@@ -69,6 +77,8 @@ __all__ = [
     "TicketscloudOrderList",
     "TicketscloudPagination",
     "TicketscloudPatchResult",
+    "TicketscloudRefundList",
+    "TicketscloudRefundRequest",
     "TicketscloudSettings",
     "TicketscloudTicket",
     "TicketscloudValues",
@@ -77,5 +87,7 @@ __all__ = [
     "UnmappableOrderError",
     "parse_order_page",
     "parse_platform_time",
+    "parse_refund_page",
     "to_order",
+    "to_refund_request",
 ]

@@ -14,10 +14,17 @@ from pydantic import ValidationError
 from ordersync.errors import MalformedResponseError, OutcomeUnknownError, ValidationFailedError
 from ordersync.models import (
     OrderPage,
+    RefundPage,
 )
-from ordersync.platform_port import ListQuery
+from ordersync.platform_port import ListQuery, RefundQuery
 from ordersync.platforms.http import DEFAULT_TIMEOUT, HttpTransport, RetryPolicy, path_segment
-from ordersync.platforms.ticketscloud.mapping import _reason, _revalidated, parse_order_page, to_order
+from ordersync.platforms.ticketscloud.mapping import (
+    _reason,
+    _revalidated,
+    parse_order_page,
+    parse_refund_page,
+    to_order,
+)
 from ordersync.platforms.ticketscloud.models import (
     DEFAULT_RETRY,
     EARLIEST,
@@ -27,6 +34,7 @@ from ordersync.platforms.ticketscloud.models import (
     ORDERS_PATH,
     PLATFORM,
     QUERY_TIME_FORMAT,
+    REFUND_REQUESTS_PATH,
     TicketscloudExportRequest,
     TicketscloudOrderActions,
     TicketscloudOrderEnvelope,
@@ -92,6 +100,7 @@ class TicketscloudClient:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValidationFailedError(PLATFORM, "page_size", f"must be 1..{MAX_PAGE_SIZE}, not {page_size}")
         params = self._filter_params(filters) | {"page": str(page), "page_size": str(page_size)}
+        params["with_refunded_tickets"] = "true"  # a refunded ticket stays in its order (refund summaries count them)
         body = self.transport.request("GET", ORDERS_PATH, params=params)
         return parse_order_page(body, timezone=self.zone, currency=self.currency)
 
@@ -115,6 +124,24 @@ class TicketscloudClient:
         if high.microsecond:
             high = high.replace(microsecond=0) + timedelta(seconds=1)
         return f"{low.strftime(QUERY_TIME_FORMAT)},{high.strftime(QUERY_TIME_FORMAT)}"
+
+    def list_refund_requests(self, query: RefundQuery) -> RefundPage:
+        """One page of refund requests (``RefundReader``): ``created_at`` and ``finished_at`` ranges as the orders'
+        ``created_at`` is sent, ``status`` comma-joined. Retried when safe: a list read changes nothing."""
+        page_size = MAX_PAGE_SIZE if query.page_size is None else query.page_size
+        if query.page < 1:
+            raise ValidationFailedError(PLATFORM, "page", f"must be at least 1, not {query.page}")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValidationFailedError(PLATFORM, "page_size", f"must be 1..{MAX_PAGE_SIZE}, not {page_size}")
+        params = {"page": str(query.page), "page_size": str(page_size)}
+        if query.created_from is not None or query.created_to is not None:
+            params["created_at"] = self.created_at_range(query.created_from, query.created_to)
+        if query.finished_from is not None or query.finished_to is not None:
+            params["finished_at"] = self.created_at_range(query.finished_from, query.finished_to)
+        if query.raw_statuses:
+            params["status"] = ",".join(query.raw_statuses)
+        body = self.transport.request("GET", REFUND_REQUESTS_PATH, params=params)
+        return parse_refund_page(body, page=query.page, page_size=page_size, timezone=self.zone, currency=self.currency)
 
     # -- actions ---------------------------------------------------------------------------------------
     def export_orders(self, request: TicketscloudExportRequest) -> None:

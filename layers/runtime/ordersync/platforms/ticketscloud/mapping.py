@@ -18,13 +18,18 @@ from ordersync.models import (
     OrderItem,
     OrderPage,
     QuarantinedRecord,
+    RefundPage,
+    RefundRequest,
 )
 from ordersync.platforms.ticketscloud.models import (
     PLATFORM,
+    REFUND_STATUS_MAP,
     STATUS_MAP,
     TicketscloudOrder,
     TicketscloudOrderActions,
     TicketscloudOrderList,
+    TicketscloudRefundList,
+    TicketscloudRefundRequest,
     TicketscloudTicket,
     parse_platform_time,
 )
@@ -142,3 +147,58 @@ def _revalidated(actions: TicketscloudOrderActions) -> TicketscloudOrderActions:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "actions"
         raise ValidationFailedError(PLATFORM, field, _reason(error)) from error
+
+
+# -- refund requests -------------------------------------------------------------------------------------
+
+
+def to_refund_request(
+    payload: TicketscloudRefundRequest, *, timezone: str | ZoneInfo = "Europe/Moscow", currency: str = "RUB"
+) -> RefundRequest:
+    """Map one refund request onto the canonical ``RefundRequest`` (its times in the platform's zone, like orders)."""
+    status = REFUND_STATUS_MAP.get(payload.status)
+    if status is None:
+        raise UnmappableOrderError(f"status: unknown refund status {payload.status!r}")
+    amount = payload.refund_nominal if payload.refund_nominal is not None else payload.delta
+    if amount is None:
+        raise UnmappableOrderError("refund_nominal: Field required (and no delta either)")
+    zone = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
+    return RefundRequest(
+        refund_id=payload.id,
+        order_id=payload.order,
+        status=status,
+        culprit=payload.culprit,
+        policy=payload.policy,
+        amount=_money(amount, currency),
+        ticket_ids=tuple(payload.tickets),
+        created_at=parse_platform_time(payload.created_at, zone),
+        requested_at=parse_platform_time(payload.requested_at, zone) if payload.requested_at else None,
+        finished_at=parse_platform_time(payload.finished_at, zone) if payload.finished_at else None,
+    )
+
+
+def parse_refund_page(
+    body: Any, *, page: int, page_size: int, timezone: str | ZoneInfo = "Europe/Moscow", currency: str = "RUB"
+) -> RefundPage:
+    """Turn a refund-request list answer into a ``RefundPage``: a bad record is quarantined, a bad envelope is an
+    error. ``page``/``page_size`` are what was asked: the answer's ``pagination`` is not trusted."""
+    try:
+        envelope = TicketscloudRefundList.model_validate(body)
+    except ValidationError as error:
+        raise MalformedResponseError(PLATFORM, f"refund request list: {_reason(error)}", body=body) from error
+    refunds: list[RefundRequest] = []
+    quarantined: list[QuarantinedRecord] = []
+    for record in envelope.data:
+        record_id = record.get("id") if isinstance(record, dict) and isinstance(record.get("id"), str) else None
+        try:
+            payload = TicketscloudRefundRequest.model_validate(record)
+            refunds.append(to_refund_request(payload, timezone=timezone, currency=currency))
+        except ValidationError as error:
+            quarantined.append(
+                QuarantinedRecord(platform=PLATFORM, record_id=record_id, reason=_reason(error), raw=record)
+            )
+        except ValueError as error:
+            quarantined.append(QuarantinedRecord(platform=PLATFORM, record_id=record_id, reason=str(error), raw=record))
+    return RefundPage(
+        platform=PLATFORM, refunds=tuple(refunds), quarantined=tuple(quarantined), page=page, page_size=page_size
+    )

@@ -22,6 +22,7 @@ from ordersync.models import (
     Order,
     OrderStatus,
     Platform,
+    RefundStatus,
     UtcDatetime,
 )
 from ordersync.platforms.http import RetryPolicy
@@ -30,6 +31,7 @@ PLATFORM = Platform.TICKETSCLOUD
 MAX_PAGE_SIZE = 200
 ORDERS_PATH = "/v2/resources/orders"
 EXPORT_PATH = "/v2/resources/orders/export"
+REFUND_REQUESTS_PATH = "/v2/resources/refund_requests"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # how the platform writes times
 QUERY_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # how the docs' example writes the created_at filter
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # an open lower bound, sent explicitly
@@ -160,6 +162,43 @@ class TicketscloudOrderEnvelope(_Payload):
     data: TicketscloudOrder
     refs: dict[str, Any] = Field(default_factory=dict)
     errors: list[TicketscloudErrorItem] = Field(default_factory=list)
+
+
+# -- refund requests (their own resource) ---------------------------------------------------------------
+
+REFUND_STATUS_MAP: Mapping[str, RefundStatus] = {status.value: status for status in RefundStatus}
+"""Its refund statuses are the canonical ones: ``new`` -> ``in_progress`` -> ``approved`` | ``rejected``."""
+
+
+class TicketscloudRefundRequest(_Payload):
+    """One refund request as the platform sends it. Times are zone-less wall-clock like the order times;
+    ``refund_nominal`` is the amount refunded, ``delta`` its deprecated twin (read when the former is absent)."""
+
+    id: str = Field(min_length=1)
+    status: str = Field(min_length=1)
+    order: str = Field(min_length=1)
+    culprit: str | None = None
+    policy: str | None = None
+    created_at: str
+    requested_at: str | None = None
+    finished_at: str | None = None
+    refund_nominal: Decimal | None = None
+    delta: Decimal | None = None
+    event: str | None = None
+    org: str | None = None
+    vendor: str | None = None
+    tickets: list[str] = Field(default_factory=list)
+
+    _times = field_validator("created_at", "requested_at", "finished_at")(_check_time)
+
+
+class TicketscloudRefundList(_Payload):
+    """The envelope of a refund-request list answer. ``pagination`` is a hint at most (read until an empty
+    page), so it is neither required nor used."""
+
+    data: list[Any]
+    pagination: dict[str, Any] | None = None
+    refs: dict[str, Any] = Field(default_factory=dict)
 
 
 # -- request models (what ordersync sends) ---------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ordersync.models import OrderStatus, Platform
+from ordersync.models import Platform
 from ordersync.platform_port import PlatformClient, PlatformProfile
 from ordersync.platforms.settings import PlatformSettings
 from ordersync.platforms.ticketscloud.models import MAX_PAGE_SIZE
@@ -13,12 +13,12 @@ PROFILE = PlatformProfile(
     platform=Platform.TICKETSCLOUD,
     list_strategy="window",
     page_size=MAX_PAGE_SIZE,
-    still_moving=frozenset({OrderStatus.FULFILLED}),
+    polls_refunds=True,
     order_id_pattern=r"[0-9a-f]{24}",
     order_id_shape="24 lowercase hexadecimal characters",
 )
-"""Its list filters on creation times. Its older docs let a ``done`` order become ``refunded``, at any time, while
-its list poll re-reads only the look-back window: a fulfilled order stays watched for the refund watch."""
+"""Its list filters on creation times. A refund is a refund request of its own (``/v2/resources/refund_requests``)
+and the order stays ``done``: the refund poller reads them (``polls_refunds``)."""
 
 
 class Settings(PlatformSettings):
