@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "writepath"))
 from ordersync_tools.simulators.ticketscloud import DEFAULT_TOKEN, TicketscloudSimulator
 from writepath_support import (
     MAX_RECEIVE_COUNT,
-    REFUND_WATCH,
     ApiGateway,
     FifoDelivery,
     WritePathAws,
@@ -290,7 +289,7 @@ def main() -> None:
             apply_seconds, queued = apply_all(
                 records_from_sqs(resources.sqs, resources.queue_url),
                 lambda: ActionRepository(resources.actions_table),
-                OrderRepository(orders_table, refund_watch=REFUND_WATCH),
+                OrderRepository(orders_table),
                 queued_platform,
                 args.concurrency,
             )

@@ -33,7 +33,7 @@ from ordersync_tools.simulators.base import PlatformSimulator, SimClock
 from ordersync_tools.simulators.bizon365 import Bizon365Simulator
 from ordersync_tools.simulators.ecards import EcardsSimulator
 from ordersync_tools.simulators.ticketscloud import TicketscloudSimulator
-from readpath_support import REFUND_WATCH, create_orders_table, create_poll_state_table
+from readpath_support import create_orders_table, create_poll_state_table
 
 from ordersync.aws.orders_repository import OrderRepository, item_size, write_units
 from ordersync.aws.poll_state_repository import PollStateRepository
@@ -146,7 +146,7 @@ def _measure(run: Callable[[], tuple[int, float, float]]) -> tuple[float, int, f
 def ordersync_phases(platform: Platform, simulator: PlatformSimulator, orders: int) -> list[Phase]:
     orders_table, state_table = _reset()
     client = _client(simulator)
-    repository = OrderRepository(orders_table, refund_watch=REFUND_WATCH)
+    repository = OrderRepository(orders_table)
     state = PollStateRepository(state_table)
     settings = Settings(poll_concurrency=4)
     minimum = math.ceil(orders / client.max_page_size)

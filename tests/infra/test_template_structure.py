@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ REQUIRED_PARAMETERS = [
     "Bizon365PollRate",
     "EcardsPollRate",
     "StatusPollRate",
+    "TicketscloudRefundPollRate",
 ]
 
 FUNCTIONS = {
@@ -128,6 +130,24 @@ def test_base_urls_have_no_default_host(template: dict[str, Any]) -> None:
 def test_poll_rates_default_to_schedule_expressions(template: dict[str, Any]) -> None:
     for name in ("TicketscloudPollRate", "Bizon365PollRate", "EcardsPollRate", "StatusPollRate"):
         assert template["Parameters"][name]["Default"].startswith("rate("), name
+    assert template["Parameters"]["TicketscloudRefundPollRate"]["Default"].startswith("rate(")
+
+
+def test_the_ticketscloud_poller_has_a_refund_schedule_of_its_own_that_retries_and_dead_letters(
+    resources: dict[str, Any],
+) -> None:
+    schedule = props(resources, "TicketscloudPollerFunction")["Events"]["RefundSchedule"]
+    settings = schedule["Properties"]
+    assert schedule["Type"] == "ScheduleV2"
+    assert settings["ScheduleExpression"] == {"Ref": "TicketscloudRefundPollRate"}
+    assert json.loads(settings["Input"])["target"] == "refunds"
+    assert settings["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert settings["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["PollerDeadLetterQueue", "Arn"]}}
+
+
+def test_the_refund_watch_is_gone(template: dict[str, Any]) -> None:
+    assert "RefundWatchDays" not in template["Parameters"]
+    assert "REFUND_WATCH_DAYS" not in json.dumps(template)
 
 
 def test_every_design_resource_exists_with_its_type(resources: dict[str, Any]) -> None:
@@ -470,9 +490,26 @@ def test_each_poller_alarms_after_three_periods_without_a_completed_run(
         if resource["Type"] == "AWS::CloudWatch::Alarm"
         and resource["Properties"].get("MetricName") == "PollCompleted"
         and {"Name": name, "Value": value} in resource["Properties"]["Dimensions"]
+        and not any(item["Name"] == "poller" for item in resource["Properties"]["Dimensions"])
     ]
     assert alarm["Namespace"] == "ordersync"
     assert alarm["EvaluationPeriods"] == 3
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["ComparisonOperator"] == "LessThanThreshold"
+
+
+def test_the_refund_poll_alarms_after_two_hours_without_a_completed_run_with_the_dimensions_it_emits(
+    resources: dict[str, Any],
+) -> None:
+    alarm = props(resources, "TicketscloudRefundPollStalledAlarm")
+    # The poller handler adds poller=refunds to the platform dimension for a refund run.
+    assert {item["Name"]: item["Value"] for item in alarm["Dimensions"]} == {
+        "service": "ordersync",
+        "platform": "ticketscloud",
+        "poller": "refunds",
+    }
+    assert alarm["MetricName"] == "PollCompleted"
+    assert alarm["Period"] * alarm["EvaluationPeriods"] == 7200
     assert alarm["TreatMissingData"] == "breaching"
     assert alarm["ComparisonOperator"] == "LessThanThreshold"
 

@@ -156,7 +156,7 @@ def test_schedules_are_named_per_stage(resources: dict[str, Any]) -> None:
         for resource in resources.values()
         if resource["Type"] == "AWS::Scheduler::Schedule"
     ]
-    pollers = ("bizon365", "ecards", "status", "ticketscloud")
+    pollers = ("bizon365", "ecards", "status", "ticketscloud", "ticketscloud-refund")
     assert sorted(names, key=str) == [{"Fn::Sub": f"ordersync-${{Stage}}-{poller}-poll"} for poller in pollers]
 
 

@@ -12,7 +12,6 @@ from ordersync_tools.simulators.base import PlatformSimulator, SimClock
 from readpath_support import (
     ORDERS_TABLE,
     POLL_STATE_TABLE,
-    REFUND_WATCH,
     EventCapture,
     Harness,
     StreamReader,
@@ -41,7 +40,7 @@ def tables(dynamodb: Any) -> tuple[str, str]:
 
 @pytest.fixture
 def repository(tables: tuple[str, str], dynamodb: Any) -> OrderRepository:
-    return OrderRepository(tables[0], refund_watch=REFUND_WATCH, dynamodb_client=dynamodb)
+    return OrderRepository(tables[0], dynamodb_client=dynamodb)
 
 
 @pytest.fixture

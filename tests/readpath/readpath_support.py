@@ -30,15 +30,13 @@ from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.http import RetryPolicy
 from ordersync.platforms.ticketscloud import TicketscloudClient
 from ordersync.sync.engine import PollOptions, PollReport, run_poller
-from ordersync.sync.records import RefundWatch, StoredOrder
+from ordersync.sync.records import StoredOrder
 from ordersync.sync.status import run_status_poller
 
 ORDERS_TABLE = "ordersync-test-orders"
 POLL_STATE_TABLE = "ordersync-test-poll-state"
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.005, max_delay=0.02)
 NO_DEADLINE = 900_000
-REFUND_WATCH = RefundWatch(timedelta(days=Settings().refund_watch_days), still_moving=platforms.still_moving())
-"""What the composition root passes ``OrderRepository`` by default (``REFUND_WATCH_DAYS`` unset)."""
 
 
 def create_orders_table(client: Any, name: str = ORDERS_TABLE) -> str:

@@ -82,9 +82,7 @@ def test_a_changed_order_gets_the_next_version_and_keeps_its_first_seen(reposito
 def test_a_writer_holding_a_stale_version_does_not_overwrite_newer_data(repository: OrderRepository, dynamodb) -> None:
     repository.save_changed([make_order(1)], seen_at=NOW)
     newer = make_order(1, status=OrderStatus.PAID)
-    other_writer = OrderRepository(
-        repository.table_name, refund_watch=repository.refund_watch, dynamodb_client=dynamodb
-    )
+    other_writer = OrderRepository(repository.table_name, dynamodb_client=dynamodb)
 
     class RacingClient:
         """The poller's DynamoDB client: another writer commits between its read and its write."""
@@ -103,7 +101,6 @@ def test_a_writer_holding_a_stale_version_does_not_overwrite_newer_data(reposito
 
     poller = OrderRepository(
         repository.table_name,
-        refund_watch=repository.refund_watch,
         dynamodb_client=RacingClient(),  # type: ignore[arg-type]
     )
     stale = make_order(1, status=OrderStatus.CANCELLED, raw={"from": "an older read"})

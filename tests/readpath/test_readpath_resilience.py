@@ -28,9 +28,8 @@ from ordersync.aws.orders_repository import OrderRepository
 from ordersync.aws.poll_state_repository import PollStateRepository
 from ordersync.config import Settings
 from ordersync.models import OrderStatus, Platform
-from ordersync.platforms import profile, still_moving
+from ordersync.platforms import profile
 from ordersync.platforms.http import RetryPolicy
-from ordersync.sync.records import RefundWatch
 from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.ticketscloud import TicketscloudClient
 from ordersync.sync.engine import PollOptions, run_poller
@@ -44,9 +43,7 @@ run_poller(
     profile(platform),
     settings=Settings(),
     client=client,
-    repository=OrderRepository(
-        orders_table, refund_watch=RefundWatch(timedelta(days=Settings().refund_watch_days), still_moving())
-    ),
+    repository=OrderRepository(orders_table),
     state_repository=PollStateRepository(state_table),
     remaining_time_ms=lambda: 900_000,
     run_id="doomed",

@@ -80,7 +80,6 @@ def make_order(number: int) -> Order:
 def throttled_repository(repository: OrderRepository, client: ThrottledClient) -> OrderRepository:
     return OrderRepository(
         repository.table_name,
-        refund_watch=repository.refund_watch,
         dynamodb_client=client,  # type: ignore[arg-type]
     )
 

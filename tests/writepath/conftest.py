@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 from writepath_support import (
-    REFUND_WATCH,
     ApiGateway,
     ApiSetup,
     WritePathAws,
@@ -30,7 +29,7 @@ def wp_aws(aws: str) -> WritePathAws:
 def api(wp_aws: WritePathAws) -> ApiSetup:
     """The API handler behind a played API Gateway, on moto, with four clients: ``actor`` (act on
     ticketscloud and ecards), ``reader`` (read ticketscloud), ``admin`` (``*``) and ``outsider`` (read bizon365)."""
-    orders = OrderRepository(create_orders_table(), refund_watch=REFUND_WATCH)
+    orders = OrderRepository(create_orders_table())
     services = ApiServices(
         acceptor=wp_aws.acceptor(),
         actions=wp_aws.actions(),

@@ -70,7 +70,7 @@ def build_worker(api: ApiSetup, platforms: Platforms) -> ActionWorker:
     applier = ActionApplier(
         ActionRepository(api.aws.actions_table),
         runner,
-        OrderRepository(api.orders.table_name, refund_watch=api.orders.refund_watch),
+        OrderRepository(api.orders.table_name),
         max_receive_count=MAX_RECEIVE_COUNT,
     )
     return ActionWorker(applier)

@@ -14,7 +14,6 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 from writepath_support import (
     MAX_RECEIVE_COUNT,
-    REFUND_WATCH,
     FakeLambdaContext,
     FifoDelivery,
     WritePathAws,
@@ -140,7 +139,7 @@ def test_a_successful_action_is_recorded_with_its_summary_and_its_order_saved(
 def test_the_platform_answer_does_not_overwrite_an_order_a_poller_stored_after_the_request_was_sent(
     wp_aws: WritePathAws, runner: ScriptedRunner
 ) -> None:
-    orders = OrderRepository(create_orders_table(), refund_watch=REFUND_WATCH)
+    orders = OrderRepository(create_orders_table())
     [action] = accept(wp_aws, "o1")
     polled = order_of(action).model_copy(update={"status": OrderStatus.CANCELLED, "raw_status": "cancelled"})
 

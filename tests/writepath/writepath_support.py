@@ -11,7 +11,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from template_tables import create_table_from_template
 
-from ordersync import platforms
 from ordersync.actions.accept import ActionAcceptor
 from ordersync.api.authorizer import UnauthorizedError, authorize
 from ordersync.api.resolver import ApiServices
@@ -29,15 +28,11 @@ from ordersync.aws.action_queue import ActionQueue
 from ordersync.aws.actions_repository import ActionRepository
 from ordersync.aws.clients_repository import ClientRepository
 from ordersync.aws.orders_repository import OrderRepository
-from ordersync.config import Settings
-from ordersync.sync.records import RefundWatch
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 MAX_RECEIVE_COUNT = 4
-REFUND_WATCH = RefundWatch(timedelta(days=Settings().refund_watch_days), still_moving=platforms.still_moving())
-"""What the composition root passes ``OrderRepository`` by default (``REFUND_WATCH_DAYS`` unset)."""
 
 
 def load_event(name: str) -> dict[str, Any]:
