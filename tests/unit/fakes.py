@@ -461,7 +461,7 @@ class FakeRefundClient(FakePlatformClient):
             platform=self.platform, refunds=tuple(matching[start : start + served]), page=query.page, page_size=size
         )
 
-    def get_order(self, order_id: str) -> Order:
+    def fetch_order(self, order_id: str) -> Order:
         with self._lock:
             self.order_reads.append(order_id)
             known = next((order for order in self.orders if order.order_id == order_id), None)

@@ -87,9 +87,10 @@ class RefundReader(Protocol):
 
 @runtime_checkable
 class OrderFetcher(Protocol):
-    """A client that reads one whole order by id (the refund poller's read of an order it has never seen)."""
+    """A client that reads one whole order by id, mapped onto ``Order`` (the refund poller's read of an order it
+    has never seen). An order the platform does not know raises a ``PermanentError`` with status ``404``."""
 
-    def get_order(self, order_id: str) -> Order: ...
+    def fetch_order(self, order_id: str) -> Order: ...
 
 
 def _frozen_filters() -> Mapping[str, str]:

@@ -8,7 +8,7 @@ trusting a total, ``concurrency`` pages at a time; a request seen twice is folde
 written (each request merged into its stored order, ``RefundStore.save_refunds``) before a checkpoint records
 the next page, so a run that fails or runs out of time resumes there, and a failed run keeps its checkpoint.
 
-A request whose order ordersync has never stored is kept: the order is fetched by id (``RefundReader.get_order``)
+A request whose order ordersync has never stored is kept: the order is fetched by id (``OrderFetcher.fetch_order``)
 and stored with it. An order the platform no longer knows (``404``) quarantines its requests: logged and counted,
 never dropped in silence.
 
@@ -180,7 +180,7 @@ def _store_unseen_order(ctx: RunContext, reader: RefundReader, order_id: str, re
     fetched_at = ctx.now()
     ctx.count_request()
     try:
-        order = reader.get_order(order_id)
+        order = reader.fetch_order(order_id)
     except PermanentError as error:
         if error.status_code != 404:
             raise

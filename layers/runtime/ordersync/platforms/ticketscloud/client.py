@@ -19,6 +19,7 @@ from ordersync.errors import (
     ValidationFailedError,
 )
 from ordersync.models import (
+    Order,
     OrderPage,
     RefundPage,
 )
@@ -117,6 +118,15 @@ class TicketscloudClient:
         ``OrderNotFoundError`` with the platform's body; an answer that is not an order raises
         ``MalformedResponseError``; an id not shaped like the platform's raises ``ValidationFailedError`` unsent."""
         return self._read_order(order_id)[0]
+
+    def fetch_order(self, order_id: str) -> Order:
+        """One order by id mapped onto ``Order`` (``platform_port.OrderFetcher``: the refund poller's read of an
+        order it has never seen); errors as ``get_order``."""
+        payload, refs, raw = self._read_order(order_id)
+        try:
+            return to_order(payload, timezone=self.zone, refs=refs, currency=self.currency, raw=raw)
+        except ValueError as error:
+            raise MalformedResponseError(PLATFORM, f"order {order_id}: {error}", body=raw) from error
 
     def _read_order(self, order_id: str) -> tuple[TicketscloudOrder, dict[str, Any], Any]:
         """The order, the answer's ``refs`` and the order's raw record."""
