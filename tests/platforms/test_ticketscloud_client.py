@@ -106,7 +106,7 @@ def test_list_orders_sends_the_documented_key_header_and_the_largest_page(
     page = client.list_orders(ListQuery())
 
     assert sim.requests[-1].headers["authorization"] == f"key {sim.token}"
-    assert last_query(sim) == {"page": ["1"], "page_size": ["200"]}
+    assert last_query(sim) == {"page": ["1"], "page_size": ["200"], "with_refunded_tickets": ["true"]}
     assert (len(page.orders), page.total, page.total_pages, page.quarantined) == (60, 60, 1, ())
 
 

@@ -8,6 +8,7 @@ reads ``expired`` without any background thread. Tests move the clock with ``adv
 from __future__ import annotations
 
 import copy
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -185,6 +186,7 @@ class TicketscloudSimulator(PlatformSimulator):
         processing_delay: float = 0.05,
         timezone: str = "Europe/Moscow",
         events: int = 5,
+        refunds: bool = True,
     ) -> None:
         super().__init__(seed=seed, clock=clock)
         self.token = token
@@ -211,6 +213,7 @@ class TicketscloudSimulator(PlatformSimulator):
         self.route("GET", "/v2/resources/orders/{order_id}", self._get_order)
         self.route("PATCH", "/v2/resources/orders/{order_id}", self._patch)
         self.route("POST", "/v2/resources/orders/{order_id}", self._patch)  # the docs' headings say POST
+        self._init_refunds(seed, seed_refunds=refunds)
 
     # -- authentication ------------------------------------------------------------------------------------
     def authenticate(self, request: Request) -> None:
@@ -528,8 +531,9 @@ class TicketscloudSimulator(PlatformSimulator):
             now = self.clock.now()
             matched = self._matching(filters, now)
             chosen = matched[(page - 1) * page_size : page * page_size]
+            with_refunded = (request.arg("with_refunded_tickets") or "").lower() in ("true", "1")
             body = {
-                "data": [self._payload(order, now) for order in chosen],
+                "data": [self._refunded_view(self._payload(order, now), with_refunded) for order in chosen],
                 "pagination": {"page": page, "page_size": page_size, "total": len(matched)},
                 "refs": self._refs(chosen),
             }
@@ -640,6 +644,307 @@ class TicketscloudSimulator(PlatformSimulator):
         order.promocode = promocode
         self._promocode_uses[promocode.id] = uses + 1
         return None
+
+    # -- refund requests (their own resource; live-behaviour.md) -----------------------------------------------
+    # A refund never changes the order's status: it stays ``done``. Approved refunds take their tickets out of
+    # the order as the list shows it, unless the list is asked ``with_refunded_tickets=true``.
+
+    def _init_refunds(self, seed: int, *, seed_refunds: bool) -> None:
+        self._refunds: dict[str, SimRefund] = {}
+        self._refund_random = random.Random(seed * 7919 + 13)
+        """Refund ids and seed refunds draw from their own generator: the orders' draws stay as they were."""
+        self.refund_live_paging = True
+        """Pages of the refund list hold one row fewer than asked and a page-local ``total`` (as observed live):
+        only an empty page ends the list."""
+        self.route("GET", "/v2/resources/refund_requests", self._list_refunds)
+        self.route("POST", "/v2/resources/refund_requests", self._create_refund)
+        self.route("PATCH", "/v2/resources/refund_requests/{refund_id}", self._patch_refund)
+        if seed_refunds:
+            self._seed_refunds(self._refund_random)
+
+    def _seed_refunds(self, rnd: random.Random) -> None:
+        """Some refunds among the seeded done orders of two tickets or more: one approved for one ticket
+        (partial), one approved for every ticket (full), one approved for one ticket then the rest, one still
+        new, one rejected."""
+        now = self.clock.now().replace(microsecond=0)
+        candidates = [
+            order
+            for order in self._orders.values()
+            if order.status == "done" and len(order.tickets) >= 2 and order.done_at is not None
+        ]
+        plan = ("partial", "full", "both", "new", "rejected")
+        for order, kind in zip(rnd.sample(candidates, k=min(len(candidates), len(plan))), plan, strict=False):
+            assert order.done_at is not None  # noqa: S101 - filtered above
+            created = min(order.done_at + timedelta(minutes=rnd.randint(30, 600)), now - timedelta(minutes=90))
+            first = [order.tickets[0].id] if kind in ("partial", "both") else [t.id for t in order.tickets]
+            refund = self._new_refund(order, first, culprit=rnd.choice(("user", "org")), at=created)
+            if kind in ("partial", "full", "both"):
+                self._decide(refund, "approved", created + timedelta(minutes=20))
+            elif kind == "rejected":
+                self._decide(refund, "rejected", created + timedelta(minutes=20))
+            if kind == "both":
+                rest = [ticket.id for ticket in order.tickets[1:]]
+                second = self._new_refund(order, rest, culprit="user", at=created + timedelta(minutes=40))
+                self._decide(second, "approved", created + timedelta(minutes=60))
+
+    # what tests and the local runtime read and do
+    def refund_requests(self) -> list[dict[str, Any]]:
+        """Every refund request as the platform would send it, oldest first."""
+        with self.lock:
+            return [self._refund_payload(refund) for refund in self._sorted_refunds()]
+
+    def request_refund(self, order_id: str, tickets: Sequence[str] | None = None, *, culprit: str = "user") -> str:
+        """A new refund request of ``tickets`` (default: every ticket not refunded yet) of a done order; the
+        platform's refusals raise ``ValueError`` with its text. Returns the request's id."""
+        with self.lock:
+            order = self._order(order_id)
+            chosen = (
+                list(tickets)
+                if tickets is not None
+                else [t.id for t in order.tickets if t.id not in self._claimed(order)]
+            )
+            refusal = self._refund_refusal(order, chosen, culprit)
+            if refusal is not None:
+                raise ValueError(refusal)
+            return self._new_refund(order, chosen, culprit=culprit, at=self.clock.now().replace(microsecond=0)).id
+
+    def approve_refund(self, refund_id: str) -> None:
+        self._move_refund(refund_id, "approved")
+
+    def reject_refund(self, refund_id: str) -> None:
+        self._move_refund(refund_id, "rejected")
+
+    def start_refund(self, refund_id: str) -> None:
+        """``new`` -> ``in_progress``."""
+        self._move_refund(refund_id, "in_progress")
+
+    def _move_refund(self, refund_id: str, target: str) -> None:
+        with self.lock:
+            refund = self._refunds.get(refund_id)
+            if refund is None:
+                raise KeyError(refund_id)
+            refusal = _refund_move_refusal(refund, target)
+            if refusal is not None:
+                raise ValueError(refusal)
+            self._decide(refund, target, self.clock.now().replace(microsecond=0))
+
+    # rules
+    def _claimed(self, order: SimOrder) -> set[str]:
+        """Tickets of ``order`` refunded or in an open refund request."""
+        return {
+            ticket
+            for refund in self._refunds.values()
+            if refund.order_id == order.id and refund.status != "rejected"
+            for ticket in refund.tickets
+        }
+
+    def _refunded_tickets(self, order_id: str) -> set[str]:
+        return {
+            ticket
+            for refund in self._refunds.values()
+            if refund.order_id == order_id and refund.status == "approved"
+            for ticket in refund.tickets
+        }
+
+    def _refund_refusal(self, order: SimOrder, tickets: Sequence[str], culprit: Any) -> str | None:  # noqa: PLR0911 - one refusal each
+        now = self.clock.now()
+        status = self._status(order, now)
+        if status != "done":
+            return f"Order {order.id} is {status}: only a done order can be refunded"
+        if culprit not in ("user", "org"):
+            return "culprit: must be user or org"
+        if not tickets or not all(isinstance(ticket, str) for ticket in tickets):
+            return "tickets: a non-empty list of ticket ids is required"
+        foreign = sorted(set(tickets) - {ticket.id for ticket in order.tickets})
+        if foreign:
+            return f"Tickets {', '.join(foreign)} are not of order {order.id}"
+        taken = sorted(set(tickets) & self._claimed(order))
+        if taken:
+            return f"Tickets {', '.join(taken)} are already refunded or in a refund request"
+        if now >= order.event.start:
+            return f"Event {order.event.id} has already started"
+        if order.event.start - now < timedelta(days=3):
+            return "A refund is not possible less than 3 days before the event"
+        return None
+
+    def _new_refund(self, order: SimOrder, tickets: Sequence[str], *, culprit: str, at: datetime) -> SimRefund:
+        prices = {
+            ticket.id: Decimal(self._ticket_values(order, ticket.set.price)["nominal"]) for ticket in order.tickets
+        }
+        refund = SimRefund(
+            id=f"{self._refund_random.getrandbits(96):024x}",
+            order_id=order.id,
+            event_id=order.event.id,
+            status="new",
+            culprit=culprit,
+            created_at=at,
+            requested_at=at,
+            tickets=tuple(tickets),
+            nominal=sum((prices[ticket] for ticket in tickets), Decimal(0)),
+        )
+        self._refunds[refund.id] = refund
+        return refund
+
+    @staticmethod
+    def _decide(refund: SimRefund, target: str, at: datetime) -> None:
+        refund.status = target
+        if target in ("approved", "rejected"):
+            refund.finished_at = at
+
+    def _sorted_refunds(self) -> list[SimRefund]:
+        return sorted(self._refunds.values(), key=lambda refund: (refund.created_at, refund.id))
+
+    def _refund_payload(self, refund: SimRefund) -> dict[str, Any]:
+        return {
+            "created_at": self._wall(refund.created_at),
+            "culprit": refund.culprit,
+            "delta": _money(refund.nominal),
+            "event": refund.event_id,
+            "finished_at": self._wall(refund.finished_at) if refund.finished_at is not None else None,
+            "id": refund.id,
+            "order": refund.order_id,
+            "org": self.org,
+            "policy": refund.policy,
+            "refund_nominal": _money(refund.nominal),
+            "requested_at": self._wall(refund.requested_at),
+            "status": refund.status,
+            "tickets": list(refund.tickets),
+            "vendor": self.vendor,
+        }
+
+    def _refunded_view(self, payload: dict[str, Any], with_refunded: bool) -> dict[str, Any]:
+        """An order as the list shows it: without its refunded tickets (its values shrunk), unless asked
+        ``with_refunded_tickets``."""
+        refunded = self._refunded_tickets(payload["id"])
+        if with_refunded or not refunded:
+            return payload
+        kept = [ticket for ticket in payload["tickets"] if ticket["id"] not in refunded]
+        values = dict(payload["values"])
+        for name in ("discount", "extra", "full", "nominal", "price"):
+            values[name] = _money(sum((Decimal(ticket[name]) for ticket in kept), Decimal(0)))
+        return payload | {"tickets": kept, "values": values}
+
+    # routes
+    def _list_refunds(self, request: Request) -> Response:
+        statuses = set(_split(request.query.get("status", [])))
+        unknown = sorted(statuses - REFUND_STATUSES)
+        if unknown:
+            raise HttpError(400, {"errors": [f"status: unknown refund status {', '.join(unknown)}"]})
+        created = self._refund_range(request.arg("created_at"), "created_at")
+        finished = self._refund_range(request.arg("finished_at"), "finished_at")
+        try:
+            page = _int_arg(request.arg("page"), "page", default=1, low=1, high=None)
+            page_size = _int_arg(
+                request.arg("page_size"), "page_size", default=DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE
+            )
+        except HttpError as error:
+            raise HttpError(400, {"errors": [item["msg"] for item in error.body["errors"]]}) from None
+        served = max(1, page_size - 1) if self.refund_live_paging else page_size
+        with self.lock:
+            matched = [
+                refund
+                for refund in self._sorted_refunds()
+                if (not statuses or refund.status in statuses)
+                and _within(refund.created_at, created)
+                and (finished is None or (refund.finished_at is not None and _within(refund.finished_at, finished)))
+            ]
+            chosen = matched[(page - 1) * served : page * served]
+            now = self.clock.now()
+            orders = {refund.order_id: self._orders[refund.order_id] for refund in chosen}
+            body = {
+                "data": [self._refund_payload(refund) for refund in chosen],
+                "pagination": {
+                    "page": page,
+                    "page_size": page_size,
+                    "total": len(chosen) if self.refund_live_paging else len(matched),
+                },
+                "refs": {"orders": {order.id: self._payload(order, now) for order in orders.values()}},
+            }
+        return Response(200, body)
+
+    def _refund_range(self, text: str | None, name: str) -> tuple[datetime | None, datetime | None] | None:
+        if text is None:
+            return None
+        parts = text.split(",")
+        if len(parts) != 2:
+            raise HttpError(400, {"errors": [f"{name}: expected two ISO datetimes joined by a comma"]})
+        try:
+            low, high = self._time_bound(parts[0]), self._time_bound(parts[1])
+        except HttpError:
+            raise HttpError(400, {"errors": [f"{name}: {text!r} is not a range of ISO datetimes"]}) from None
+        return low, high
+
+    def _create_refund(self, request: Request) -> Response:
+        body = request.body if isinstance(request.body, Mapping) else {}
+        order_id = body.get("order")
+        if not isinstance(order_id, str) or not order_id:
+            raise HttpError(400, {"errors": ["order: an order id is required"]})
+        with self.lock:
+            order = self._orders.get(order_id)
+            if order is None:
+                raise HttpError(400, {"errors": [f"Order {order_id} not found"]})
+            tickets = body.get("tickets")
+            chosen = list(tickets) if isinstance(tickets, list) else []
+            refusal = self._refund_refusal(order, chosen, body.get("culprit"))
+            if refusal is not None:
+                raise HttpError(400, {"errors": [refusal]})
+            at = self.clock.now().replace(microsecond=0)
+            refund = self._new_refund(order, chosen, culprit=str(body["culprit"]), at=at)
+            requested = body.get("requested_at")
+            if isinstance(requested, str) and requested.strip():
+                bound = self._time_bound(requested)
+                if bound is not None:
+                    refund.requested_at = bound
+            return Response(201, {"data": self._refund_payload(refund)})
+
+    def _patch_refund(self, request: Request) -> Response:
+        refund_id = request.path_params["refund_id"]
+        body = request.body if isinstance(request.body, Mapping) else {}
+        target = body.get("status")
+        with self.lock:
+            refund = self._refunds.get(refund_id)
+            if refund is None:
+                raise HttpError(404, {"errors": [f"Refund request {refund_id} not found"]})
+            refusal = _refund_move_refusal(refund, target)
+            if refusal is not None:
+                raise HttpError(400, {"errors": [refusal]})
+            self._decide(refund, str(target), self.clock.now().replace(microsecond=0))
+            return Response(200, {"data": self._refund_payload(refund)})
+
+
+REFUND_STATUSES = frozenset({"new", "in_progress", "approved", "rejected"})
+
+
+@dataclass
+class SimRefund:
+    id: str
+    order_id: str
+    event_id: str
+    status: str
+    culprit: str
+    created_at: datetime
+    requested_at: datetime
+    tickets: tuple[str, ...]
+    nominal: Decimal
+    policy: str = "general"
+    finished_at: datetime | None = None
+
+
+def _refund_move_refusal(refund: SimRefund, target: Any) -> str | None:
+    if target not in ("in_progress", "approved", "rejected"):
+        return "status: must be in_progress, approved or rejected"
+    if refund.status in ("approved", "rejected"):
+        return f"Refund request {refund.id} is {refund.status}: it cannot change"
+    if target == "in_progress" and refund.status != "new":
+        return f"Refund request {refund.id} is {refund.status}: it cannot go back to in_progress"
+    return None
+
+
+def _within(moment: datetime, bounds: tuple[datetime | None, datetime | None] | None) -> bool:
+    if bounds is None:
+        return True
+    low, high = bounds
+    return not ((low is not None and moment < low) or (high is not None and moment > high))
 
 
 # -- request parsing ---------------------------------------------------------------------------------------
