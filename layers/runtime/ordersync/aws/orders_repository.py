@@ -297,7 +297,9 @@ class OrderRepository(DynamoDBRepository):
 
     def end_refund_watch(self, platform: Platform) -> int:
         """Take out of the open-orders index what the retired refund watch left there: fulfilled orders with a
-        ``watch_until``. Idempotent (each update is conditional on ``watch_until``); returns how many it took out."""
+        ``watch_until``. The index projects only keys, so each of the platform's indexed orders is tried with an
+        update conditional on ``watch_until`` (the open ones fail the condition and stay): idempotent, run once by
+        the first refund run. Returns how many it took out."""
         taken = 0
         start: dict[str, Any] | None = None
         while True:
@@ -305,9 +307,7 @@ class OrderRepository(DynamoDBRepository):
                 "TableName": self.table_name,
                 "IndexName": OPEN_ORDERS_INDEX,
                 "KeyConditionExpression": "open_platform = :platform",
-                "FilterExpression": "attribute_exists(watch_until)",
                 "ExpressionAttributeValues": {":platform": {"S": platform.value}},
-                "ProjectionExpression": "pk",
             }
             if start is not None:
                 request["ExclusiveStartKey"] = start
