@@ -104,6 +104,11 @@ def test_once_polls_all_three_platforms_publishes_events_and_exits_zero(tmp_path
     assert summary["events_published"] >= 60
     assert summary["errors"] == 0
     assert (tmp_path / "events.jsonl").read_text(encoding="utf-8").count("\n") == summary["events_published"]
+    published = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+    kinds = {event["detail-type"] for event in published}
+    assert {"Order Refund Requested", "Order Refunded"} <= kinds  # the simulator's seeded refund requests
+    refunded = summary["orders"]["ticketscloud"]
+    assert refunded.get("partially_refunded", 0) + refunded.get("refunded", 0) >= 1
 
 
 @pytest.fixture

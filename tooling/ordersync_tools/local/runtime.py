@@ -733,9 +733,10 @@ def render_summary(summary: dict[str, Any]) -> str:
     statuses = sorted({status for counts in summary["orders"].values() for status in counts})
     lines = [f"── ordersync local · up {summary['uptime_seconds']:.0f}s " + "─" * 40]
     if summary["orders"]:
-        lines.append("orders        " + "".join(f"{s:>15}" for s in statuses) + f"{'total':>8}")
+        width = max(15, *(len(s) + 2 for s in statuses))  # partially_refunded is 18 long
+        lines.append("orders        " + "".join(f"{s:>{width}}" for s in statuses) + f"{'total':>8}")
         for platform, counts in sorted(summary["orders"].items()):
-            cells = "".join(f"{counts.get(s, 0):>15}" for s in statuses)
+            cells = "".join(f"{counts.get(s, 0):>{width}}" for s in statuses)
             lines.append(f"{platform:<14}{cells}{sum(counts.values()):>8}")
     else:
         lines.append("orders        none yet")
