@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,6 +13,8 @@ import pytest
 from readpath_support import FakeLambdaContext, load_handler
 
 from ordersync.models import Platform
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def printed(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
@@ -118,3 +121,39 @@ def test_a_platform_whose_status_run_cannot_start_does_not_stop_the_others(ecard
     assert [(blob["platform"], blob["poller"]) for blob in metrics] == [("ecards", "status")]
     assert metrics[0]["PollCompleted"] == [1.0]
     assert [line["platform"] for line in failures] == ["ticketscloud"]
+
+
+@pytest.fixture
+def ticketscloud_env(handler_env, harness_factory, monkeypatch) -> Any:
+    harness = harness_factory(Platform.TICKETSCLOUD, orders=40)
+    secret_name = f"ordersync/ticketscloud-{uuid.uuid4().hex[:8]}"
+    boto3.client("secretsmanager").create_secret(
+        Name=secret_name, SecretString=json.dumps({"token": harness.simulator.token})
+    )
+    monkeypatch.setenv("PLATFORM", "ticketscloud")
+    monkeypatch.setenv("TICKETSCLOUD_BASE_URL", harness.simulator.base_url)
+    monkeypatch.setenv("TICKETSCLOUD_SECRET_NAME", secret_name)
+    from ordersync import composition
+
+    composition.reset()
+    return harness
+
+
+def test_the_poller_handler_with_target_refunds_runs_the_refund_poll_with_its_own_metrics(
+    ticketscloud_env, capsys
+) -> None:
+    handler = load_handler("poller")
+    handler.lambda_handler({"execution_id": "orders-1"}, FakeLambdaContext(aws_request_id="orders-run"))
+    capsys.readouterr()
+    event = json.loads((ROOT / "events" / "schedule-ticketscloud-refunds.json").read_text(encoding="utf-8"))
+
+    result = handler.lambda_handler(event, FakeLambdaContext(aws_request_id="refunds-run"))
+
+    metrics = next(line for line in printed(capsys) if "_aws" in line)
+    refunded = [stored for stored in ticketscloud_env.stored().values() if stored.order.refunds is not None]
+    assert result["outcome"] == "completed"
+    assert result["poller"] == "refunds#ticketscloud"
+    assert result["refunds_seen"] == len(ticketscloud_env.simulator.refund_requests()) > 0
+    assert refunded
+    assert (metrics["platform"], metrics["poller"]) == ("ticketscloud", "refunds")
+    assert metrics["PollCompleted"] == [1.0]
