@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Unpack
+from typing import Literal, Unpack
 
 from aws_lambda_powertools import Logger
 
 from ordersync.errors import PermanentError
-from ordersync.models import QuarantinedRecord, RefundPage, RefundRequest
+from ordersync.models import Platform, QuarantinedRecord, RefundPage, RefundRequest
 from ordersync.platform_port import OrderFetcher, PlatformProfile, RefundQuery, RefundReader
 from ordersync.sync.engine import PollReport, RunArguments, RunContext, execute
 from ordersync.sync.ports import PollState, RefundStore
@@ -39,7 +39,7 @@ Phase = Literal["created", "finished"]
 PHASES: tuple[Phase, ...] = ("created", "finished")
 
 
-def refund_poller_name(platform: Any) -> str:
+def refund_poller_name(platform: Platform) -> str:
     return f"refunds#{platform.value}"
 
 
