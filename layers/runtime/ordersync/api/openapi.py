@@ -33,10 +33,10 @@ IdempotencyKey = Annotated[
         description=(
             "Makes the POST safe to retry: the same key with the same body within 24 hours answers the first "
             "answer again (with `Idempotent-Replayed: true`) and queues nothing new; with another body: 422; "
-            "while the first is still being accepted: 409. Scoped to the calling client."
+            "while the first is still being accepted: 409. Scoped to the calling client, across routes: use a new "
+            'key (e.g. a quoted uuid, `"8e0f5d4c-3f7a-4d0e-9a55-2b1f0c7d9e11"`) for each new request.'
         ),
         json_schema_extra={"pattern": IDEMPOTENCY_KEY_PATTERN},  # checked by the route (400), not by validation
-        openapi_examples={"uuid": {"value": '"8e0f5d4c-3f7a-4d0e-9a55-2b1f0c7d9e11"'}},
     ),
 ]
 
