@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
@@ -509,6 +509,12 @@ def openapi_document(app: APIGatewayRestResolver) -> str:
         cached = document_json(app)
         setattr(app, "_ordersync_openapi", cached)  # noqa: B010
     return str(cached)
+
+
+def standalone_document() -> str:
+    """What ``/openapi.json`` serves, made without AWS: for ``scripts/openapi.py`` and the checked-in copy."""
+    unused = cast("Any", None)  # the routes read their services only when a request comes
+    return openapi_document(create_app(ApiServices(acceptor=unused, actions=unused)))
 
 
 class OrdersyncApi:
