@@ -2,8 +2,8 @@
 
 A route is documented where it is declared: ``@app.post(path, **DOC.options())`` with a ``RouteDoc`` that names
 its operation id, its success answer (status, model, example) and the statuses it refuses with, each answered
-with ``ErrorBody``. The statuses every authenticated route can get from API Gateway itself (``401``, ``403``,
-``429``) and from its backing stores (``503``) come from ``GATEWAY`` and ``STORES``, so a new route cannot
+with ``ErrorBody``. The statuses every route can get from API Gateway itself (``401``, ``403``, ``429``) and
+when it fails (``500``, ``502``, ``503``, ``504``) come from ``GATEWAY`` and ``FAILURES``, so a new route cannot
 forget them. ``document()`` is the served ``/openapi.json``: Powertools' generated document, minus its
 ``HTTPValidationError`` (the API never answers it; every refusal is an ``ErrorBody``).
 """
@@ -90,14 +90,20 @@ REFUSALS: dict[int, Refusal] = {
     429: Refusal("Too many requests for this client (API Gateway's usage plan); retry later", "throttled",
                  "too many requests for this client; retry later"),
     500: Refusal("An unexpected error (a bug; it is logged)", "internal_error", "internal error (KeyError)"),
+    502: Refusal("The API function failed (API Gateway's answer); send it again with the same Idempotency-Key",
+                 "bad_gateway", "the API function failed; send it again (with the same Idempotency-Key)"),
     503: Refusal("A table or queue failed; nothing was changed, send it again", "unavailable",
                  "a backing store failed (ProvisionedThroughputExceededException); try again"),
+    504: Refusal("The API function did not answer within 29 s (API Gateway's answer); send it again with the same "
+                 "Idempotency-Key", "timeout",
+                 "the API did not answer in time; send it again (with the same Idempotency-Key)"),
 }  # fmt: skip
 
 GATEWAY = {401: "", 403: "", 429: ""}
 """What API Gateway answers before any route runs: no or a bad token, no usage-plan key, throttled."""
-STORES = {500: "", 503: ""}
-"""What any route answers when its table or queue fails (503), or on a bug (500)."""
+FAILURES = {500: "", 502: "", 503: "", 504: ""}
+"""What any route answers when something fails: its table or queue (503), a bug (500), or the function itself,
+answered by API Gateway (502, 504). The template's gateway responses give these the ``ErrorBody`` shape too."""
 BODIES = {400: "", 413: "", 415: "", 422: ""}
 """What any route with a JSON body answers for a body that is not one."""
 
@@ -116,7 +122,7 @@ class RouteDoc:
     """Everything the document says about one route, in one place.
 
     ``refusals`` maps each status the route can answer besides its success to what it means there (an empty
-    string keeps ``REFUSALS``' general meaning); merge ``GATEWAY``, ``STORES`` and ``BODIES`` into it."""
+    string keeps ``REFUSALS``' general meaning); merge ``GATEWAY``, ``FAILURES`` and ``BODIES`` into it."""
 
     operation_id: str
     summary: str

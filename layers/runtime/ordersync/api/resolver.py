@@ -42,7 +42,7 @@ from ordersync.api.idempotency import (
     InvalidIdempotencyKeyError,
     parse_idempotency_key,
 )
-from ordersync.api.openapi import BODIES, GATEWAY, STORES, IdempotencyKey, RouteDoc, Success, document_json
+from ordersync.api.openapi import BODIES, FAILURES, GATEWAY, IdempotencyKey, RouteDoc, Success, document_json
 from ordersync.clients_auth import Access, Principal
 from ordersync.models import OrderStatus, Platform
 from ordersync.platforms.ecards import EcardsCreateOrderRequest
@@ -235,7 +235,7 @@ ACCEPTED = Success(
         },
     },
 )
-ACCEPTING = GATEWAY | STORES | BODIES | {409: "", 422: ""}
+ACCEPTING = GATEWAY | FAILURES | BODIES | {409: "", 422: ""}
 """Every POST that accepts an action: its body, its key, its scope, its store."""
 
 POST_TICKETSCLOUD_ACTION = RouteDoc(
@@ -299,7 +299,9 @@ GET_ACTION = RouteDoc(
             "last_error": None,
         },
     ),
-    refusals=GATEWAY | STORES | {404: "No such action, or not one this client may see", 422: "`action_id` is too long"},
+    refusals=GATEWAY
+    | FAILURES
+    | {404: "No such action, or not one this client may see", 422: "`action_id` is too long"},
 )
 STORED_ORDER_EXAMPLE = {
     "order": {
@@ -327,14 +329,14 @@ GET_ORDER = RouteDoc(
     operation_id="getOrder",
     summary="One stored order",
     success=Success(200, "The order as ordersync keeps it", example=STORED_ORDER_EXAMPLE),
-    refusals=GATEWAY | STORES | {404: "No such order, or an unknown platform", 422: "`order_id` is too long"},
+    refusals=GATEWAY | FAILURES | {404: "No such order, or an unknown platform", 422: "`order_id` is too long"},
 )
 LIST_ORDERS = RouteDoc(
     operation_id="listOrders",
     summary="Stored orders of one platform, most recently changed first",
     description="Pass `next_cursor` back as `cursor`, with the same query, for the next page.",
     success=Success(200, "One page", example={"orders": [STORED_ORDER_EXAMPLE], "next_cursor": "eyJwIjoi..."}),
-    refusals=GATEWAY | STORES | {422: "A parameter is invalid, or `cursor` was not handed out for this query"},
+    refusals=GATEWAY | FAILURES | {422: "A parameter is invalid, or `cursor` was not handed out for this query"},
 )
 
 
