@@ -85,6 +85,13 @@ def local_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait(timeout=10)
 
 
+def test_the_local_api_serves_the_checked_in_document_without_a_token(local_api: str) -> None:
+    answer = httpx.get(f"{local_api}/openapi.json", timeout=30)
+
+    assert answer.status_code == 200
+    assert answer.text + "\n" == (ROOT / "docs" / "openapi.json").read_text(encoding="utf-8")
+
+
 def test_schemathesis_finds_no_server_error_undocumented_status_or_schema_violation(local_api: str) -> None:
     """Every check but ``unsupported_method`` (API Gateway never answers 405; see schemathesis.toml)."""
     started = time.monotonic()

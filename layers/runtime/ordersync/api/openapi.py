@@ -115,6 +115,7 @@ class Success:
     example: Any
     model: type[BaseModel] | None = None  # None: the route function's return annotation
     headers: Mapping[str, Any] = field(default_factory=dict)
+    links: Mapping[str, Any] = field(default_factory=dict)  # OpenAPI links: where the answer leads next
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,8 @@ class RouteDoc:
         }
         if success.headers:
             responses[success.status]["headers"] = dict(success.headers)
+        if success.links:
+            responses[success.status]["links"] = dict(success.links)
         for status in sorted(self.refusals):
             refusal = REFUSALS[status]
             responses[status] = {

@@ -234,6 +234,7 @@ ACCEPTED = Success(
             "schema": {"type": "string", "enum": ["true"]},
         },
     },
+    links={"getAction": {"operationId": "getAction", "parameters": {"action_id": "$response.body#/action_id"}}},
 )
 ACCEPTING = GATEWAY | FAILURES | BODIES | {409: "", 422: ""}
 """Every POST that accepts an action: its body, its key, its scope, its store."""
@@ -335,7 +336,20 @@ LIST_ORDERS = RouteDoc(
     operation_id="listOrders",
     summary="Stored orders of one platform, most recently changed first",
     description="Pass `next_cursor` back as `cursor`, with the same query, for the next page.",
-    success=Success(200, "One page", example={"orders": [STORED_ORDER_EXAMPLE], "next_cursor": "eyJwIjoi..."}),
+    success=Success(
+        200,
+        "One page",
+        example={"orders": [STORED_ORDER_EXAMPLE], "next_cursor": "eyJwIjoi..."},
+        links={
+            "getOrder": {
+                "operationId": "getOrder",
+                "parameters": {
+                    "platform": "$response.body#/orders/0/order/platform",
+                    "order_id": "$response.body#/orders/0/order/order_id",
+                },
+            }
+        },
+    ),
     refusals=GATEWAY | FAILURES | {422: "A parameter is invalid, or `cursor` was not handed out for this query"},
 )
 
