@@ -12,6 +12,7 @@ import pytest
 from ordersync_tools.infra.template import load_template
 
 from ordersync import platforms
+from ordersync.api.openapi import ErrorBody
 from ordersync.config import Settings
 from ordersync.models import Platform
 
@@ -442,6 +443,15 @@ def test_only_the_openapi_route_skips_the_authorizer(resources: dict[str, Any]) 
     events = props(resources, "ApiFunction")["Events"].values()
     open_routes = [event["Properties"]["Path"] for event in events if "Auth" in event["Properties"]]
     assert open_routes == ["/openapi.json"]
+
+
+def test_every_gateway_response_is_an_error_body_with_its_own_status(resources: dict[str, Any]) -> None:
+    """API Gateway's own answers (token, throttling, a failed or slow function) have the API's one error shape."""
+    responses = props(resources, "OrdersyncApi")["GatewayResponses"]
+    assert {"UNAUTHORIZED", "THROTTLED", "ACCESS_DENIED", "DEFAULT_5XX", "INTEGRATION_TIMEOUT"} <= set(responses)
+    for kind, response in responses.items():
+        body = json.loads(response["ResponseTemplates"]["application/json"])
+        assert ErrorBody.model_validate(body).statusCode == response["StatusCode"], kind
 
 
 def test_api_uses_a_cached_request_authorizer_on_the_authorization_header(resources: dict[str, Any]) -> None:

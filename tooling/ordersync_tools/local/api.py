@@ -203,6 +203,11 @@ class ApiStats:
     authorizer_calls: int = 0
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def server_errors(self) -> int:
+        """Answers with a 5xx status, whoever made them (the function, its failure, the gateway itself)."""
+        return sum(count for status, count in self.by_status.items() if status >= 500)
+
 
 class LocalApiGateway:
     """Serves ``RestApi`` routes over HTTP on 127.0.0.1, invoking functions through ``invoke``."""
@@ -241,6 +246,12 @@ class LocalApiGateway:
                 gateway._serve(self)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
+
+            def __getattr__(self, name: str) -> Any:
+                """Any other method (``TRACE``...) reaches no route, as at API Gateway: never http.server's 501."""
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the summary counts requests."""
@@ -469,7 +480,10 @@ class LocalApiGateway:
             headers.extend((name, str(v)) for v in values)
         raw = result.get("body") or ""
         payload = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
-        return int(result["statusCode"]), headers, payload
+        status = int(result["statusCode"])
+        if status >= 500:  # the function ran and answered a 5xx itself: an error the runtime must count too
+            self._error(f"{route.function_id} answered {status} to {event['httpMethod']} {event['path']}", unseen=True)
+        return status, headers, payload
 
     def _error(self, message: str, *, unseen: bool = False) -> None:
         """Record an error; ``unseen`` ones (the invocation itself succeeded) also go to ``on_error``."""

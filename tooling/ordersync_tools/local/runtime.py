@@ -610,6 +610,7 @@ class LocalRuntime:
         for gateway in self.gateways:
             for status, count in gateway.stats.by_status.items():
                 api_requests[str(status)] += count
+        api_server_errors = sum(gateway.stats.server_errors for gateway in self.gateways)
         return {
             "uptime_seconds": round(time.monotonic() - self.started_at, 1),
             "orders": self._count_table("ORDERS_TABLE", ("platform", "status")),
@@ -621,7 +622,8 @@ class LocalRuntime:
             "events_by_type": events,
             "api_requests": dict(api_requests),
             "functions": functions,
-            "errors": self.error_count,
+            "errors": self.error_count,  # every 5xx the API answered is one of them (the gateway reports each)
+            "api_server_errors": api_server_errors,
             "recent_errors": list(self.errors)[-5:],
         }
 
@@ -762,7 +764,8 @@ def render_summary(summary: dict[str, Any]) -> str:
     )
     api = ", ".join(f"{status}: {count}" for status, count in sorted(summary["api_requests"].items()))
     lines.append(f"api requests  {api or 'none yet'}")
-    lines.append(f"errors        {summary['errors']}")
+    api_5xx = summary.get("api_server_errors", 0)
+    lines.append(f"errors        {summary['errors']}" + (f" (API 5xx answers: {api_5xx})" if api_5xx else ""))
     lines.extend(f"  {error}" for error in summary["recent_errors"])
     return "\n".join(lines)
 

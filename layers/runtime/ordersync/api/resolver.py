@@ -13,15 +13,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyPersistenceLayerError,
@@ -31,7 +29,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
-from ordersync import __version__, platforms
+from ordersync import platforms
 from ordersync.actions.accept import AcceptFailedError, ActionAcceptor
 from ordersync.actions.models import AcceptedAction, ActionKind, ActionView
 from ordersync.actions.ports import ActionStore
@@ -44,6 +42,7 @@ from ordersync.api.idempotency import (
     InvalidIdempotencyKeyError,
     parse_idempotency_key,
 )
+from ordersync.api.openapi import BODIES, FAILURES, GATEWAY, IdempotencyKey, RouteDoc, Success, document_json
 from ordersync.clients_auth import Access, Principal
 from ordersync.models import OrderStatus, Platform
 from ordersync.platforms.ecards import EcardsCreateOrderRequest
@@ -60,16 +59,34 @@ MAX_ORDER_ID_LENGTH = 100
 """An order id becomes the SQS ``MessageGroupId`` ``{platform}#{order_id}``: at most 128 visible ASCII characters."""
 VISIBLE_ASCII = r"^[\x21-\x7e]+$"
 
-ActionOrderId = Annotated[
+TicketscloudOrderId = Annotated[
     str,
     Path(
         max_length=MAX_ORDER_ID_LENGTH,
         pattern=VISIBLE_ASCII,
-        description="The platform's order id, shaped like its ids (Ticketscloud: 24 lowercase hex characters)",
+        description="A Ticketscloud order id: 24 lowercase hexadecimal characters",
+        # the route checks the decoded value against the platform's shape (422 naming order_id)
+        json_schema_extra={"pattern": f"^{platforms.profile(Platform.TICKETSCLOUD).order_id_pattern}$"},
+        openapi_examples={"order": {"value": "5bacf64ea0eb2f000c45160a"}},
     ),
 ]
-StoredOrderId = Annotated[str, Path(max_length=512, description="The platform's order id")]  # a DynamoDB key part
-ActionId = Annotated[str, Path(max_length=64, description="The action id the 202 answered")]
+StoredOrderId = Annotated[
+    str,
+    Path(
+        max_length=512,  # a DynamoDB key part
+        description="The platform's order id",
+        openapi_examples={"order": {"value": "5bacf64ea0eb2f000c45160a"}},
+    ),
+]
+ActionId = Annotated[
+    str,
+    Path(
+        max_length=64,
+        description="The action id the 202 answered",
+        openapi_examples={"action": {"value": "0b6f1c1e-2a8c-4a43-9a55-2b1f0c7d9e11"}},
+    ),
+]
+PlatformPath = Annotated[Platform, Path(description="Platform id (an unknown one is 404)")]
 
 
 @dataclass
@@ -133,7 +150,9 @@ class _Requests:
         prefix = full[: -len(event.path)] if event.path and full.endswith(event.path) else ""
         return f"{prefix}/actions/{action_id}"
 
-    def accept(self, kind: ActionKind, order_id: str | None, payload: dict[str, Any]) -> Response[str]:
+    def accept(
+        self, kind: ActionKind, order_id: str | None, payload: dict[str, Any], idempotency_key: str | None
+    ) -> Response[str]:
         """Record and queue the action once per ``Idempotency-Key``; answer ``202`` with its status URL."""
         caller = self.require(kind.platform, Access.ACT)
 
@@ -148,7 +167,7 @@ class _Requests:
             body = AcceptedAction(action_id=action.action_id, state=action.state, status_url=url, order_id=order_id)
             return {"status": 202, "location": url, "body": body.model_dump(mode="json")}
 
-        key = self.idempotency_key()
+        key = self.idempotency_key(idempotency_key)
         if key is None or self.services.idempotency is None:
             answer = do_accept()
         else:
@@ -165,9 +184,9 @@ class _Requests:
             headers=headers,
         )
 
-    def idempotency_key(self) -> str | None:
+    def idempotency_key(self, header: str | None) -> str | None:
         try:
-            return parse_idempotency_key(self.app.current_event.headers.get("Idempotency-Key"))
+            return parse_idempotency_key(header)
         except InvalidIdempotencyKeyError as error:
             raise ApiError(400, "invalid_idempotency_key", str(error)) from error
 
@@ -201,49 +220,150 @@ class _Requests:
             raise ApiError(503, "unavailable", "the idempotency store is unavailable; send it again") from error
 
 
-class ErrorBody(BaseModel):
-    """Every refusal: the status, a stable code and a message that names the field or the problem."""
-
-    statusCode: int  # noqa: N815 (the JSON field name)
-    error: str
-    message: str
-    detail: list[dict[str, Any]] | None = None
-
-
-def _error(description: str) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
-
-
-ACCEPTED_RESPONSES: dict[int, OpenAPIResponse] = {
-    202: {
-        "description": "Recorded and queued; follow `Location` (= `status_url`)",
-        "headers": {"Location": {"description": "The action's status URL", "schema": {"type": "string"}}},
-        "content": {"application/json": {"model": AcceptedAction}},
+ORDER = "5bacf64ea0eb2f000c45160a"
+ACTION = "0b6f1c1e-2a8c-4a43-9a55-2b1f0c7d9e11"
+ACCEPTED = Success(
+    202,
+    "Recorded and queued; follow `Location` (= `status_url`)",
+    example={"action_id": ACTION, "state": "queued", "status_url": f"/Prod/actions/{ACTION}", "order_id": ORDER},
+    model=AcceptedAction,
+    headers={
+        "Location": {"description": "The action's status URL", "schema": {"type": "string"}, "required": True},
+        "Idempotent-Replayed": {
+            "description": "`true` when this answer is the stored answer of an earlier request with the same key",
+            "schema": {"type": "string", "enum": ["true"]},
+        },
     },
-    400: _error("The body is not JSON, or a malformed Idempotency-Key"),
-    401: _error("No bearer token, or an unknown or revoked one"),
-    403: _error("The client lacks the route's scope"),
-    409: _error("A request with the same Idempotency-Key is still being accepted"),
-    413: _error("The body is over 64 KB"),
-    415: _error("Content-Type is not application/json"),
-    422: _error("A field breaks the schema or a platform limit; or the Idempotency-Key was used with another body"),
-    503: _error("The action could not be recorded or queued; nothing was accepted"),
+    links={"getAction": {"operationId": "getAction", "parameters": {"action_id": "$response.body#/action_id"}}},
+)
+ACCEPTING = GATEWAY | FAILURES | BODIES | {409: "", 422: ""}
+"""Every POST that accepts an action: its body, its key, its scope, its store."""
+
+POST_TICKETSCLOUD_ACTION = RouteDoc(
+    operation_id="postTicketscloudAction",
+    summary="Apply actions to a Ticketscloud order",
+    description="Customer, vendor data, send tickets and promocodes, in any combination; applied in acceptance order.",
+    success=ACCEPTED,
+    refusals=ACCEPTING
+    | {
+        422: "`order_id` is not a Ticketscloud id, a field breaks a platform limit, "
+        "or the Idempotency-Key was used with another body"
+    },
+    request_example={
+        "customer": {"name": "Ivan Petrov", "email": "ivan@example.com", "lang": "ru"},
+        "send_tickets": True,
+    },
+)
+POST_ECARDS_ORDER = RouteDoc(
+    operation_id="postEcardsOrder",
+    summary="Create an e-gift-card order",
+    description="`orderId` is optional: a uuid is made when it is absent, and returned as `order_id`.",
+    success=ACCEPTED,
+    refusals=ACCEPTING,
+    request_example={
+        "participant": {"email": "anna@example.com", "name": "Anna", "phone": "79251153242"},
+        "ecards": [{"id": 1, "quantity": 1, "faceValue": "1000 ₽"}],
+    },
+)
+POST_TICKETSCLOUD_EXPORT = RouteDoc(
+    operation_id="postTicketscloudExport",
+    summary="Have Ticketscloud e-mail an export of orders",
+    description="`email` is required; `created_at`, `status`, `events` and `only_with_customer` filter.",
+    success=ACCEPTED,
+    refusals=ACCEPTING,
+    request_example={
+        "email": "reports@example.com",
+        "created_at": {"from": "2026-11-01T00:00:00Z", "to": "2026-11-30T23:59:59Z"},
+        "status": ["done"],
+    },
+)
+GET_ACTION = RouteDoc(
+    operation_id="getAction",
+    summary="An action's state, attempts and the platform's answer",
+    description="Visible to the client that sent it and to clients with read scope on its platform.",
+    success=Success(
+        200,
+        "The action",
+        example={
+            "action_id": ACTION,
+            "kind": "ticketscloud_order_actions",
+            "platform": "ticketscloud",
+            "order_id": ORDER,
+            "state": "succeeded",
+            "attempts": 1,
+            "accepted_at": "2026-11-20T10:00:00Z",
+            "updated_at": "2026-11-20T10:00:02Z",
+            "started_at": "2026-11-20T10:00:01Z",
+            "finished_at": "2026-11-20T10:00:02Z",
+            "result": {"send_tickets": True},
+            "errors": [],
+            "last_error": None,
+        },
+    ),
+    refusals=GATEWAY
+    | FAILURES
+    | {404: "No such action, or not one this client may see", 422: "`action_id` is too long"},
+)
+STORED_ORDER_EXAMPLE = {
+    "order": {
+        "platform": "ticketscloud",
+        "order_id": ORDER,
+        "number": "1234",
+        "status": "fulfilled",
+        "raw_status": "done",
+        "created_at": "2026-11-20T09:55:00Z",
+        "total": {"amount": "1500.00", "currency": "RUB"},
+        "customer": {"name": "Ivan Petrov", "email": "ivan@example.com"},
+        "items": [
+            {"sku": "5bacf64ea0eb2f000c451600", "quantity": 1, "unit_price": {"amount": "1500.00", "currency": "RUB"}}
+        ],
+        "raw": {},
+    },
+    "content_hash": "9f2c1e",
+    "version": 2,
+    "first_seen_at": "2026-11-20T09:56:00Z",
+    "last_changed_at": "2026-11-20T10:01:00Z",
+    "last_seen_at": "2026-11-20T10:06:00Z",
+    "watch_until": "2026-12-20T10:01:00Z",
 }
+GET_ORDER = RouteDoc(
+    operation_id="getOrder",
+    summary="One stored order",
+    success=Success(200, "The order as ordersync keeps it", example=STORED_ORDER_EXAMPLE),
+    refusals=GATEWAY | FAILURES | {404: "No such order, or an unknown platform", 422: "`order_id` is too long"},
+)
+LIST_ORDERS = RouteDoc(
+    operation_id="listOrders",
+    summary="Stored orders of one platform, most recently changed first",
+    description="Pass `next_cursor` back as `cursor`, with the same query, for the next page.",
+    success=Success(
+        200,
+        "One page",
+        example={"orders": [STORED_ORDER_EXAMPLE], "next_cursor": "eyJwIjoi..."},
+        links={
+            "getOrder": {
+                "operationId": "getOrder",
+                "parameters": {
+                    "platform": "$response.body#/orders/0/order/platform",
+                    "order_id": "$response.body#/orders/0/order/order_id",
+                },
+            }
+        },
+    ),
+    refusals=GATEWAY | FAILURES | {422: "A parameter is invalid, or `cursor` was not handed out for this query"},
+)
 
 
 def _register_action_routes(app: APIGatewayRestResolver, requests: _Requests) -> None:
-    @app.post(
-        "/orders/ticketscloud/<order_id>/actions",
-        summary="Apply actions to a Ticketscloud order",
-        responses=ACCEPTED_RESPONSES,
-    )
+    @app.post("/orders/ticketscloud/<order_id>/actions", **POST_TICKETSCLOUD_ACTION.options())
     def post_ticketscloud_actions(
-        order_id: ActionOrderId, actions: Annotated[TicketscloudOrderActions, Body()]
+        order_id: TicketscloudOrderId,
+        actions: Annotated[TicketscloudOrderActions, Body(openapi_examples=POST_TICKETSCLOUD_ACTION.request_examples)],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[str]:
-        """Customer, vendor data, send tickets and promocodes, in any combination; applied in acceptance order."""
         checked_id = order_id_of(Platform.TICKETSCLOUD, order_id)
         payload = actions.model_dump(mode="json", exclude_none=True)
-        return requests.accept(ActionKind.TICKETSCLOUD_ORDER_ACTIONS, checked_id, payload)
+        return requests.accept(ActionKind.TICKETSCLOUD_ORDER_ACTIONS, checked_id, payload, idempotency_key)
 
     @app.post("/orders/<platform>/<order_id>/actions", include_in_schema=False)
     def post_other_platform_actions(platform: str, order_id: str) -> Response[str]:
@@ -251,23 +371,24 @@ def _register_action_routes(app: APIGatewayRestResolver, requests: _Requests) ->
         known = platform_of(platform)
         raise ApiError(404, "not_found", f"platform {known.value!r} has no order actions (only ticketscloud has)")
 
-    @app.post("/ecards/orders", summary="Create an e-gift-card order", responses=ACCEPTED_RESPONSES)
-    def post_ecards_order(order: Annotated[EcardsCreateOrderRequest, Body()]) -> Response[str]:
-        """``orderId`` is optional: a uuid is made when it is absent, and returned as ``order_id``."""
+    @app.post("/ecards/orders", **POST_ECARDS_ORDER.options())
+    def post_ecards_order(
+        order: Annotated[EcardsCreateOrderRequest, Body(openapi_examples=POST_ECARDS_ORDER.request_examples)],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[str]:
         fixed, order_id = order.with_order_id()
-        return requests.accept(ActionKind.ECARDS_CREATE_ORDER, str(order_id), fixed.to_body())
+        return requests.accept(ActionKind.ECARDS_CREATE_ORDER, str(order_id), fixed.to_body(), idempotency_key)
 
-    @app.post(
-        "/exports/ticketscloud", summary="Have Ticketscloud e-mail an export of orders", responses=ACCEPTED_RESPONSES
-    )
-    def post_ticketscloud_export(export: Annotated[TicketscloudExportBody, Body()]) -> Response[str]:
-        """``email`` is required; ``created_at``, ``status``, ``events`` and ``only_with_customer`` filter."""
+    @app.post("/exports/ticketscloud", **POST_TICKETSCLOUD_EXPORT.options())
+    def post_ticketscloud_export(
+        export: Annotated[TicketscloudExportBody, Body(openapi_examples=POST_TICKETSCLOUD_EXPORT.request_examples)],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[str]:
         payload = export.to_request().model_dump(mode="json", exclude_none=True)
-        return requests.accept(ActionKind.TICKETSCLOUD_EXPORT, None, payload)
+        return requests.accept(ActionKind.TICKETSCLOUD_EXPORT, None, payload, idempotency_key)
 
-    @app.get("/actions/<action_id>", summary="An action's state, attempts and the platform's answer")
+    @app.get("/actions/<action_id>", **GET_ACTION.options())
     def get_action(action_id: ActionId) -> ActionView:
-        """Visible to the client that sent it and to clients with read scope on its platform."""
         caller = requests.principal()
         action = requests.services.actions.get(action_id)
         if action is None or not (action.client_id == caller.client_id or caller.allows(action.platform, Access.READ)):
@@ -276,36 +397,34 @@ def _register_action_routes(app: APIGatewayRestResolver, requests: _Requests) ->
 
 
 def _register_read_routes(app: APIGatewayRestResolver, requests: _Requests) -> None:
-    @app.get("/orders/<platform>/<order_id>", summary="One stored order")
-    def get_order(platform: str, order_id: StoredOrderId) -> StoredOrder:
-        known = platform_of(platform)
-        requests.require(known, Access.READ)
+    @app.get("/orders/<platform>/<order_id>", **GET_ORDER.options())
+    def get_order(platform: PlatformPath, order_id: StoredOrderId) -> StoredOrder:
+        requests.require(platform, Access.READ)
         value = decoded_path_parameter("order_id", order_id)
-        order = requests.orders().get(known, value)
+        order = requests.orders().get(platform, value)
         if order is None:
-            raise ApiError(404, "not_found", f"no {known.value} order {value!r}")
+            raise ApiError(404, "not_found", f"no {platform.value} order {value!r}")
         return order
 
-    @app.get("/orders", summary="Stored orders of one platform, most recently changed first")
+    @app.get("/orders", **LIST_ORDERS.options())
     def list_orders(
-        platform: Annotated[str, Query(description="Platform id")],
+        platform: Annotated[Platform, Query(description="Platform id")],
         status: Annotated[OrderStatus | None, Query()] = None,
         changed_since: Annotated[datetime | None, Query(description="ISO 8601 with a zone")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     ) -> OrderList:
-        known = platform_of(platform)
-        requests.require(known, Access.READ)
+        requests.require(platform, Access.READ)
         if changed_since is not None and changed_since.tzinfo is None:
             raise ApiError(422, "validation_failed", "changed_since: must carry a time zone (e.g. Z)")
         query = {
-            "platform": known.value,
+            "platform": platform.value,
             "status": status.value if status is not None else None,
             "changed_since": changed_since.astimezone(UTC).isoformat() if changed_since is not None else None,
         }
         try:
             position = cursors.unbind(query, cursor) if cursor is not None else None
-            found, next_position = requests.orders().list(known, status, changed_since, limit, position)
+            found, next_position = requests.orders().list(platform, status, changed_since, limit, position)
         except ValueError as error:
             raise _invalid("cursor", str(error), "cursor") from error
         next_cursor = cursors.bind(query, next_position) if next_position is not None else None
@@ -323,6 +442,12 @@ def _register_error_handlers(app: APIGatewayRestResolver) -> None:
 
     def on_validation_error(error: RequestValidationError) -> Response[str]:
         errors = list(error.errors())
+        unknown_platform = next((item for item in errors if tuple(item.get("loc", ())) == ("path", "platform")), None)
+        if unknown_platform is not None:  # a path that names no platform is no resource: 404, as before routing
+            known = ", ".join(item.value for item in Platform)
+            return error_response(
+                404, "not_found", f"unknown platform {unknown_platform.get('input')!r} (one of {known})"
+            )
         detail = validation_detail(errors)
         invalid_json = [item for item in errors if isinstance(item, dict) and item.get("type") == "json_invalid"]
         if invalid_json:
@@ -394,13 +519,18 @@ def _invalid(field: str, message: str, kind: str) -> ApiError:
 
 
 def openapi_document(app: APIGatewayRestResolver) -> str:
-    return app.get_openapi_json_schema(
-        title="ordersync",
-        version=__version__,
-        description="Order actions for partner platforms, applied one at a time per order.",
-        security_schemes={"bearer": HTTPBearer(description="A client token made by `ordersync clients create`")},
-        security=[{"bearer": []}],
-    )
+    """The served ``/openapi.json``: ``ordersync.api.openapi.document`` of this resolver, made once per app."""
+    cached = getattr(app, "_ordersync_openapi", None)
+    if cached is None:
+        cached = document_json(app)
+        setattr(app, "_ordersync_openapi", cached)  # noqa: B010
+    return str(cached)
+
+
+def standalone_document() -> str:
+    """What ``/openapi.json`` serves, made without AWS: for ``scripts/openapi.py`` and the checked-in copy."""
+    unused = cast("Any", None)  # the routes read their services only when a request comes
+    return openapi_document(create_app(ApiServices(acceptor=unused, actions=unused)))
 
 
 class OrdersyncApi:

@@ -14,10 +14,10 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
 
 from ordersync.errors import (
     PermanentError,
@@ -120,6 +120,28 @@ class EcardsParticipant(BaseModel):
     phone: ContactText = Field(min_length=1, max_length=32)
 
 
+def _not_a_boolean(value: Any) -> Any:
+    if isinstance(value, bool):  # JSON true/false would pass as 1/0
+        raise ValueError("must be a number, not true or false")  # noqa: TRY004 (pydantic reports ValueError)
+    return value
+
+
+CardId = Annotated[
+    int,
+    BeforeValidator(_not_a_boolean),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                {"type": "string", "pattern": "^[0-9]{1,10}$", "description": "a numeric string, sent as a number"},
+            ],
+            "title": "Id",
+        }
+    ),
+]
+"""An e-card id: an int32, or its digits as a string (the platform's own example sends one)."""
+
+
 class EcardsCardLine(BaseModel):
     """One kind of card in a create. ``id`` is an int32 in the docs' table and a string in their example:
     numeric strings are accepted and sent as numbers."""
@@ -128,8 +150,8 @@ class EcardsCardLine(BaseModel):
         extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True, allow_inf_nan=False
     )
 
-    id: int = Field(ge=0, le=2**31 - 1)
-    quantity: int = Field(ge=1, le=2**31 - 1)
+    id: CardId = Field(ge=0, le=2**31 - 1)
+    quantity: StrictInt = Field(ge=1, le=2**31 - 1)
     face_value: str = Field(alias="faceValue", min_length=1, max_length=64, examples=["100 ₽"])
 
 
