@@ -34,7 +34,13 @@ class Settings(BaseModel):
         ge=0,
         description="How long a fulfilled order whose platform can still refund it stays under status checks",
     )
-    actions_max_receive_count: int = Field(default=5, ge=1, description="The actions queue's maxReceiveCount")
+    actions_max_receive_count: int = Field(
+        default=100, ge=1, description="The actions queue's maxReceiveCount: a safety net far above the budget"
+    )
+    actions_dead_letter_queue_url: str = ""
+    action_max_attempts: int = Field(default=5, ge=1, description="Real attempts (platform calls) per action")
+    action_retry_base_seconds: float = Field(default=5.0, ge=0, description="Backoff after the first failed attempt")
+    action_retry_max_seconds: float = Field(default=300.0, ge=0, le=43_200, description="Longest backoff")
     event_detail: Literal["full", "redacted"] = Field(
         default="redacted",
         description="Change events without personal data (redacted: no customer) or with it (full)",
