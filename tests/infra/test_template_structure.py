@@ -305,7 +305,7 @@ def test_an_action_is_overdue_after_the_worker_timeout_plus_the_visibility_timeo
 ) -> None:
     worker_timeout = props(resources, "ActionWorkerFunction").get("Timeout", template["Globals"]["Function"]["Timeout"])
     visibility = props(resources, "ActionsQueue")["VisibilityTimeout"]
-    assert OVERDUE_AFTER_SECONDS == worker_timeout + visibility
+    assert worker_timeout + visibility == OVERDUE_AFTER_SECONDS
 
 
 def test_the_action_worker_backs_off_and_dead_letters_through_the_queues(template: dict[str, Any]) -> None:
