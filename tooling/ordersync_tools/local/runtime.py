@@ -29,7 +29,7 @@ import httpx
 
 from ordersync.models import Platform
 from ordersync_tools.local.api import LocalApiGateway, RestApi, rest_apis
-from ordersync_tools.local.fifo import FifoEventSource, redrive_settings
+from ordersync_tools.local.fifo import FifoEventSource, honour_visibility_changes, redrive_settings
 from ordersync_tools.local.functions import FunctionContainer, FunctionSpec, Invocation, function_specs
 from ordersync_tools.local.resources import LocalResources, ResourceBuilder, Schedule, client, seed_secret
 from ordersync_tools.local.schedules import ScheduleExpressionError, Timer
@@ -365,7 +365,9 @@ class LocalRuntime:
                     dead_letter_url=dead_letter_url,
                     dead_letter_fifo=bool(dead_letter_arn and dead_letter_arn.endswith(".fifo")),
                     report_batch_item_failures="ReportBatchItemFailures" in response_types,
+                    speed=self.options.speed,
                 )
+                honour_visibility_changes()
                 self.fifo_sources.append((function_id, source))
             elif ":dynamodb:" in source_arn and "/stream/" in source_arn:
                 destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")

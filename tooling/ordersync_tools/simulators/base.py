@@ -50,6 +50,7 @@ class Faults:
     retry_after: float = 0.05  # seconds, sent with each 429
     server_error_share: float = 0.0  # answer 500/502/503
     malformed_share: float = 0.0  # answer 200 with a body that is not JSON
+    garbled_share: float = 0.0  # carry the request out, then answer 200 with a body that is not JSON (a lost answer)
     timeout_share: float = 0.0  # hold the request for ``timeout_hold`` seconds before answering
     timeout_hold: float = 2.0
     fail_next: list[int] = field(default_factory=list)  # answer these status codes to the next requests, in turn
@@ -267,12 +268,21 @@ class PlatformSimulator:
             request.path_params = match.groupdict()
             try:
                 self.authenticate(request)
-                return handler(request)
+                response = handler(request)
             except HttpError as error:
                 return Response(error.status, error.body, error.headers)
+            return self._garbled(response)
         if any(pattern.match(request.path) for _, pattern, _ in self._routes):
             return Response(405, {"errors": [{"code": "method_not_allowed", "msg": request.method}]})
         return Response(404, {"errors": [{"code": "not_found", "msg": request.path}]})
+
+    def _garbled(self, response: Response) -> Response:
+        """A successful answer whose body is lost on the way (``garbled_share``): the change was made all the same."""
+        if not self.faults.garbled_share or not 200 <= response.status < 300:
+            return response
+        with self.lock:
+            garble = self._fault_random.random() < self.faults.garbled_share
+        return Response(200, raw=b"<html>upstream proxy error</html>") if garble else response
 
     def _injected_fault(self) -> Response | None:
         faults = self.faults

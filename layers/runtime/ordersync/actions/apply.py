@@ -64,10 +64,13 @@ class AttemptBudget:
     max_seconds: float = 300.0
     overdue_after_seconds: float = OVERDUE_AFTER_SECONDS
 
-    def delay(self, attempt: int, retry_after: float | None = None) -> int:
+    def delay(self, attempt: int, retry_after: float | None = None, *, outcome_unknown: bool = False) -> int:
         """Whole seconds before the next delivery after failed attempt ``attempt``: exponential backoff with full
-        jitter, capped, but never shorter than the platform's ``Retry-After``."""
+        jitter, capped, but never shorter than the platform's ``Retry-After``. After an unknown outcome, at least
+        ``base_seconds``: a request the client gave up on may still be landing, and the check must see it."""
         wait = Backoff(attempts=max(1, self.max_attempts), base=self.base_seconds, cap=self.max_seconds).delay(attempt)
+        if outcome_unknown:
+            wait = max(wait, self.base_seconds)
         if retry_after is not None:
             wait = max(wait, retry_after)
         return min(MAX_VISIBILITY_SECONDS, math.ceil(wait))
@@ -196,7 +199,7 @@ class ActionApplier:
         """Back to ``queued`` with a backoff, or to the dead-letter queue when this was the budget's last attempt."""
         if action.budget_spent(self.budget.max_attempts):
             return self._dead_letter(message, action, problem, unknown=unknown)
-        delay = self.budget.delay(action.attempts - action.budget_from, retry_after)
+        delay = self.budget.delay(action.attempts - action.budget_from, retry_after, outcome_unknown=unknown)
         now = self.clock()
         self.store.finish(
             message.action_id,
