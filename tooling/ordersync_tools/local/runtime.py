@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import copy
 import dataclasses
 import importlib
 import json
@@ -37,6 +38,7 @@ from ordersync_tools.local.state import remove_state, write_state
 from ordersync_tools.local.stream import StreamEventSource, send_to_queue
 from ordersync_tools.local.template import ACCOUNT_ID, REGION, Template
 from ordersync_tools.simulators import simulator_module
+from ordersync_tools.simulators.base import Faults
 
 ASYNC_RETRY_DELAYS = (1.0, 2.0)  # Lambda waits 1 and 2 minutes between async retries; locally seconds / speed
 IDLE_WAIT = 0.2
@@ -70,6 +72,7 @@ class LocalOptions:
     state_dir: Path = Path(".ordersync-local")
     simulator_orders: int = 100
     once_timeout: float = 300.0
+    platform_faults: Faults | None = None  # every simulator's fault injection (--platform-faults)
 
 
 @dataclass
@@ -236,6 +239,8 @@ class LocalRuntime:
                 self.reporter.line(f"  {platform.value}: {from_template[platform]} (from the template's parameters)")
                 continue
             simulator = module.SIMULATOR(orders=self.options.simulator_orders, seed=1, token=token)
+            if self.options.platform_faults is not None:
+                simulator.faults = copy.deepcopy(self.options.platform_faults)
             simulator.start(0)
             self.simulators[platform] = simulator
             self.platform_urls[platform] = simulator.base_url

@@ -55,6 +55,36 @@ class Faults:
     timeout_hold: float = 2.0
     fail_next: list[int] = field(default_factory=list)  # answer these status codes to the next requests, in turn
 
+    @classmethod
+    def parse(cls, spec: str) -> Faults:
+        """Faults from a command line's ``5xx=0.15,429=0.1,unreadable=0.05,slow=0.05``: shares of requests
+        answered 500/502/503, answered 429 (with ``retry-after=S``), carried out but answered an unreadable 200,
+        held ``slow-seconds=S`` before being carried out (slower than a client's timeout), answered a malformed
+        200 without being carried out (``malformed``), and ``latency=S`` added to every request."""
+        names = {
+            "5xx": "server_error_share",
+            "429": "rate_limit_share",
+            "retry-after": "retry_after",
+            "unreadable": "garbled_share",
+            "malformed": "malformed_share",
+            "slow": "timeout_share",
+            "slow-seconds": "timeout_hold",
+            "latency": "latency",
+        }
+        values: dict[str, float] = {}
+        for part in filter(None, (item.strip() for item in spec.split(","))):
+            name, _, text = part.partition("=")
+            if name not in names:
+                raise ValueError(f"unknown fault {name!r}: one of {', '.join(names)}")
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError(f"fault {name}: {text!r} is not a number") from None
+            if value < 0 or (names[name].endswith("_share") and value > 1):
+                raise ValueError(f"fault {name}: {value:g} is out of range (shares are 0..1, times >= 0)")
+            values[names[name]] = value
+        return cls(**values)  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True)
 class RecordedRequest:
