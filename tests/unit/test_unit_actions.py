@@ -471,3 +471,19 @@ def test_a_failure_to_store_the_returned_order_does_not_fail_the_action(
     runner.default = lambda _: ActionOutcome(summary={}, order=order(ORDER_ID))
 
     assert applier.apply(action.to_message()).state is ActionState.SUCCEEDED
+
+
+def test_an_action_whose_worker_died_during_its_last_attempt_is_read_back_before_it_is_dead_lettered(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner, store: FakeActionStore
+) -> None:
+    landed, lost = accept_order_action(acceptor), accept_order_action(acceptor, "6bacf64ea0eb2f000c45160b")
+    for action in (landed, lost):
+        for _ in range(MAX_ATTEMPTS):
+            store.start_attempt(action.action_id, now=NOW)  # the last one never reported back
+    runner.effects[landed.action_id] = lambda _: ActionOutcome(summary={"applied": True})
+
+    finished, parked = applier.apply(landed.to_message()), applier.apply(lost.to_message())
+
+    assert (finished.state, finished.confirmed_by_read) == (ActionState.SUCCEEDED, True)
+    assert (parked.state, parked.outcome_unknown) == (ActionState.DEAD_LETTERED, False)
+    assert runner.calls == []

@@ -128,7 +128,7 @@ class ActionApplier:
             return existing
         unknown = existing.outcome_unknown or existing.state is ActionState.RUNNING  # a worker died mid-call
         if existing.budget_spent(self.budget.max_attempts):
-            return self._dead_letter(message, existing, existing.last_error or BUDGET_SPENT, unknown=unknown)
+            return self._last_word(message, existing, unknown=unknown)
         now = self.clock()
         action = self.store.start_attempt(message.action_id, now=now, overdue_at=self.budget.overdue_at(now))
         if action is None:  # became final or dead-lettered meanwhile
@@ -162,6 +162,20 @@ class ActionApplier:
             problem = ActionError(code="internal_error", message=f"{type(error).__name__}: {error}")
             return self._retry_later(message, action, problem, None, unknown=checking)
         return self._succeed(action, message, outcome, sent_at=sent_at, confirmed_by_read=False)
+
+    def _last_word(self, message: ActionMessage, action: Action, *, unknown: bool) -> Action:
+        """The budget is spent (a worker died during the last attempt): read whether that attempt took effect,
+        without sending anything, and finish the action, or dead-letter it."""
+        if unknown:
+            try:
+                confirmed = self.runner.check(action)
+            except Exception:
+                logger.exception("could not read the effect of the last attempt", extra=_log(message))
+            else:
+                if confirmed is not None:
+                    return self._succeed(action, message, confirmed, sent_at=self.clock(), confirmed_by_read=True)
+                unknown = False  # read back: the last attempt had no effect
+        return self._dead_letter(message, action, action.last_error or BUDGET_SPENT, unknown=unknown)
 
     def _succeed(
         self,
