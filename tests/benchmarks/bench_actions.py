@@ -39,7 +39,7 @@ from writepath_support import (
 
 from ordersync import platforms
 from ordersync.actions.accept import ActionAcceptor
-from ordersync.actions.apply import ActionApplier
+from ordersync.actions.apply import ActionApplier, AttemptBudget
 from ordersync.actions.models import Action, ActionMessage, ActionState
 from ordersync.actions.runner import PlatformActionRunner
 from ordersync.actions.worker import ActionWorker
@@ -153,8 +153,15 @@ def apply_all(
                 Platform.TICKETSCLOUD: TicketscloudClient(simulator.base_url, DEFAULT_TOKEN, timeout=10.0),
                 Platform.ECARDS: EcardsClient("http://127.0.0.1:9", "unused"),
             }
-            runner = PlatformActionRunner(clients=clients.__getitem__, handlers=platforms.action_handlers)
-            applier = ActionApplier(store(), runner, orders, max_receive_count=MAX_RECEIVE_COUNT)
+            runner = PlatformActionRunner(
+                clients=clients.__getitem__, handlers=platforms.action_handlers, checks=platforms.effect_checks
+            )
+            applier = ActionApplier(
+                store(),
+                runner,
+                orders,
+                budget=AttemptBudget(max_attempts=MAX_RECEIVE_COUNT, base_seconds=0, max_seconds=0),
+            )
             local.worker = ActionWorker(applier)
         return local.worker.handle(event)
 
@@ -224,10 +231,10 @@ class InMemoryActions:
             )
         return action.action_id
 
-    def start_attempt(self, action_id: str, *, now: datetime) -> Action | None:
+    def start_attempt(self, action_id: str, *, now: datetime, overdue_at: datetime | None = None) -> Action | None:
         with self.lock:
             action = self.actions.get(action_id)
-            if action is None or action.state.is_final:
+            if action is None or action.state.is_final or action.state is ActionState.DEAD_LETTERED:
                 return None
             updated = action.model_copy(
                 update={"state": ActionState.RUNNING, "attempts": action.attempts + 1, "started_at": now}

@@ -12,6 +12,7 @@ import pytest
 from ordersync_tools.infra.template import load_template
 
 from ordersync import platforms
+from ordersync.actions.apply import OVERDUE_AFTER_SECONDS
 from ordersync.api.openapi import ErrorBody
 from ordersync.config import Settings
 from ordersync.models import Platform
@@ -45,11 +46,16 @@ FUNCTIONS = {
     "ApiFunction": "functions/api/",
     "AuthorizerFunction": "functions/authorizer/",
     "ActionWorkerFunction": "functions/action_worker/",
+    "ActionReconcilerFunction": "functions/action_reconciler/",
 }
 
 # Settings that only some functions receive (docs/design.md); every other setting goes to every function.
 FUNCTION_ONLY_SETTINGS = {
     "ACTIONS_MAX_RECEIVE_COUNT": {"ActionWorkerFunction"},
+    "ACTIONS_DEAD_LETTER_QUEUE_URL": {"ActionWorkerFunction"},
+    "ACTION_MAX_ATTEMPTS": {"ActionWorkerFunction"},
+    "ACTION_RETRY_BASE_SECONDS": {"ActionWorkerFunction"},
+    "ACTION_RETRY_MAX_SECONDS": {"ActionWorkerFunction"},
     "EVENT_DETAIL": {"StreamConsumerFunction"},
 }
 
@@ -297,7 +303,7 @@ def test_actions_queue_is_high_throughput_fifo(resources: dict[str, Any]) -> Non
     assert queue["FifoThroughputLimit"] == "perMessageGroupId"
 
 
-def test_actions_queue_redrives_to_the_fifo_dead_letter_queue_after_five_receives(
+def test_actions_queue_redrives_to_the_fifo_dead_letter_queue_only_far_above_the_attempt_budget(
     template: dict[str, Any], resources: dict[str, Any]
 ) -> None:
     redrive = props(resources, "ActionsQueue")["RedrivePolicy"]
@@ -305,13 +311,68 @@ def test_actions_queue_redrives_to_the_fifo_dead_letter_queue_after_five_receive
         "deadLetterTargetArn": {"Fn::GetAtt": ["ActionsDeadLetterQueue", "Arn"]},
         "maxReceiveCount": {"Ref": "ActionsMaxReceiveCount"},
     }
-    assert template["Parameters"]["ActionsMaxReceiveCount"]["Default"] == 5
+    parameters = template["Parameters"]
+    assert parameters["ActionsMaxReceiveCount"]["Default"] >= 10 * parameters["ActionMaxAttempts"]["Default"]
     assert props(resources, "ActionsDeadLetterQueue")["FifoQueue"] is True
 
 
 def test_action_worker_knows_the_queue_max_receive_count(template: dict[str, Any]) -> None:
     environment = function_environment(template, "ActionWorkerFunction")
     assert environment["ACTIONS_MAX_RECEIVE_COUNT"] == {"Ref": "ActionsMaxReceiveCount"}
+
+
+def test_an_action_is_overdue_after_the_worker_timeout_plus_the_visibility_timeout(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    worker_timeout = props(resources, "ActionWorkerFunction").get("Timeout", template["Globals"]["Function"]["Timeout"])
+    visibility = props(resources, "ActionsQueue")["VisibilityTimeout"]
+    assert worker_timeout + visibility == OVERDUE_AFTER_SECONDS
+
+
+def test_the_action_worker_backs_off_and_dead_letters_through_the_queues(template: dict[str, Any]) -> None:
+    environment = function_environment(template, "ActionWorkerFunction")
+    assert environment["ACTIONS_DEAD_LETTER_QUEUE_URL"] == {"Ref": "ActionsDeadLetterQueue"}
+    assert environment["ACTION_MAX_ATTEMPTS"] == {"Ref": "ActionMaxAttempts"}
+    assert environment["ACTION_RETRY_BASE_SECONDS"] == {"Ref": "ActionRetryBaseSeconds"}
+    assert environment["ACTION_RETRY_MAX_SECONDS"] == {"Ref": "ActionRetryMaxSeconds"}
+    policies = props(template["Resources"], "ActionWorkerFunction")["Policies"]
+    statements = [statement for policy in policies for statement in policy.get("Statement", [])]
+    assert {
+        "Sid": "BackOffFailedActions",
+        "Effect": "Allow",
+        "Action": ["sqs:ChangeMessageVisibility"],
+        "Resource": {"Fn::GetAtt": ["ActionsQueue", "Arn"]},
+    } in statements
+    assert {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["ActionsDeadLetterQueue", "QueueName"]}}} in policies
+
+
+def test_the_actions_table_has_a_sparse_index_of_open_actions_by_platform_and_deadline(
+    resources: dict[str, Any],
+) -> None:
+    (index,) = props(resources, "ActionsTable")["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "open-actions"
+    assert index["KeySchema"] == [
+        {"AttributeName": "open_platform", "KeyType": "HASH"},
+        {"AttributeName": "overdue_at", "KeyType": "RANGE"},
+    ]
+
+
+def test_the_action_reconciler_runs_on_its_schedule_with_least_privilege(template: dict[str, Any]) -> None:
+    reconciler = template["Resources"]["ActionReconcilerFunction"]["Properties"]
+    schedule = reconciler["Events"]["Schedule"]
+    assert schedule["Type"] == "ScheduleV2"
+    assert schedule["Properties"]["ScheduleExpression"] == {"Ref": "ActionReconcileRate"}
+    statements = reconciler["Policies"][0]["Statement"]
+    assert {action for statement in statements for action in statement["Action"]} == {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+    }
+    assert {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["ActionsQueue", "QueueName"]}}} in reconciler[
+        "Policies"
+    ]
+    assert "ActionReconcilerLogGroup" in template["Resources"]
+    assert "ActionsOverdueAlarm" in template["Resources"]
 
 
 def test_actions_queue_visibility_timeout_is_at_least_six_worker_timeouts(

@@ -72,7 +72,7 @@ def referenced_ids(value: Any) -> set[str]:
 
 def test_translation_leaves_no_serverless_resource(resources: dict[str, Any]) -> None:
     assert [rid for rid, resource in resources.items() if resource["Type"].startswith("AWS::Serverless::")] == []
-    assert sum(resource["Type"] == "AWS::Lambda::Function" for resource in resources.values()) == 8
+    assert sum(resource["Type"] == "AWS::Lambda::Function" for resource in resources.values()) == 9
 
 
 def test_translation_points_code_at_s3_keys_named_after_the_local_directories(resources: dict[str, Any]) -> None:
@@ -157,7 +157,9 @@ def test_schedules_are_named_per_stage(resources: dict[str, Any]) -> None:
         if resource["Type"] == "AWS::Scheduler::Schedule"
     ]
     pollers = ("bizon365", "ecards", "status", "ticketscloud", "ticketscloud-refund")
-    assert sorted(names, key=str) == [{"Fn::Sub": f"ordersync-${{Stage}}-{poller}-poll"} for poller in pollers]
+    expected = [{"Fn::Sub": "ordersync-${Stage}-action-reconcile"}]
+    expected += [{"Fn::Sub": f"ordersync-${{Stage}}-{poller}-poll"} for poller in pollers]
+    assert sorted(names, key=str) == expected
 
 
 def test_load_template_reads_short_form_intrinsic_tags(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from local_support import FakeClock, RecordingFunction
-from ordersync_tools.local.fifo import FifoEventSource
+from ordersync_tools.local.fifo import FifoEventSource, honour_visibility_changes
 from ordersync_tools.local.functions import Invocation
 
 VISIBILITY = 30.0
@@ -251,3 +251,50 @@ def test_skipping_the_visibility_wait_redelivers_a_failed_group_at_once_in_order
     assert function.bodies() == [["a1", "a2"], ["a1", "a2"]]
     assert [r["attributes"]["ApproximateReceiveCount"] for r in function.events[1]["Records"]] == ["2", "2"]
     assert fifo.skip_visibility_wait() == 0  # nothing hidden any more
+
+
+def test_a_visibility_change_by_the_function_sets_how_long_its_failed_group_waits(
+    sqs: Any, fifo_queues: tuple[str, str, str], fake_clock: FakeClock
+) -> None:
+    """What the action worker does on a retryable failure: ``ChangeMessageVisibility`` of the failed record and
+    of those skipped behind it, then report them failed. The group waits that long, not the queue's timeout."""
+    honour_visibility_changes()
+
+    def back_off(event: dict[str, Any]) -> Invocation:
+        handles = [record["receiptHandle"] for record in event["Records"]]
+        sqs.change_message_visibility_batch(
+            QueueUrl=fifo_queues[0],
+            Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 5} for i, h in enumerate(handles)],
+        )
+        return fail_from("a1")(event)
+
+    attempts = iter([back_off, lambda _event: Invocation(True, {"batchItemFailures": []})])
+
+    def answer(event: dict[str, Any]) -> Invocation:
+        return next(attempts)(event)
+
+    function = RecordingFunction(answer)
+    send(sqs, fifo_queues[0], "order-1", "a1", "a2")
+    fifo = source(sqs, fifo_queues, function, fake_clock)
+
+    fifo.pump()
+    assert fifo.step()
+    fake_clock.advance(4)
+    assert not fifo.step()  # still backing off
+    fake_clock.advance(1)
+    assert fifo.step()  # after 5 s, not VISIBILITY (30 s)
+
+    assert function.bodies() == [["a1", "a2"], ["a1", "a2"]]
+    assert fifo.pending() == 0
+
+
+def test_a_visibility_change_of_a_handle_the_emulation_did_not_issue_still_reaches_moto(
+    sqs: Any, fifo_queues: tuple[str, str, str]
+) -> None:
+    honour_visibility_changes()
+    send(sqs, fifo_queues[0], "order-1", "a1")
+    [message] = sqs.receive_message(QueueUrl=fifo_queues[0], MaxNumberOfMessages=1)["Messages"]
+
+    sqs.change_message_visibility(QueueUrl=fifo_queues[0], ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=fifo_queues[0])["Messages"]] == ["a1"]

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ordersync.actions.apply import ActionOutcome
-from ordersync.actions.models import Action, ActionError, ActionState
+from ordersync.actions.models import Action, ActionError, ActionMessage, ActionState
 from ordersync.clients_auth import ApiClient, hash_token, new_client
 from ordersync.errors import PermanentError
 from ordersync.models import (
@@ -508,15 +508,21 @@ class FakeActionStore:
             raise self.fail_get
         return self.actions.get(action_id)
 
-    def start_attempt(self, action_id: str, *, now: datetime) -> Action | None:
+    def start_attempt(self, action_id: str, *, now: datetime, overdue_at: datetime | None = None) -> Action | None:
+        current = self.actions.get(action_id)
+        if current is not None and current.state is ActionState.DEAD_LETTERED:
+            return None
         return self._update(
             action_id,
-            lambda action: {
-                "state": ActionState.RUNNING,
-                "started_at": now,
-                "updated_at": now,
-                "attempts": action.attempts + 1,
-            },
+            lambda action: (
+                {
+                    "state": ActionState.RUNNING,
+                    "started_at": now,
+                    "updated_at": now,
+                    "attempts": action.attempts + 1,
+                }
+                | ({} if overdue_at is None else {"overdue_at": overdue_at})
+            ),
         )
 
     def finish(
@@ -528,10 +534,21 @@ class FakeActionStore:
         result: dict[str, Any] | None = None,
         errors: tuple[ActionError, ...] = (),
         last_error: ActionError | None = None,
+        outcome_unknown: bool = False,
+        confirmed_by_read: bool = False,
+        overdue_at: datetime | None = None,
     ) -> Action | None:
-        values: dict[str, Any] = {"state": state, "updated_at": now}
+        values: dict[str, Any] = {
+            "state": state,
+            "updated_at": now,
+            "outcome_unknown": outcome_unknown,
+            "confirmed_by_read": confirmed_by_read,
+        }
         if state.is_final or state is ActionState.DEAD_LETTERED:
             values["finished_at"] = now
+            values["overdue_at"] = None
+        elif overdue_at is not None:
+            values["overdue_at"] = overdue_at
         if result is not None:
             values["result"] = json.loads(json.dumps(result, default=str))
         if errors:
@@ -539,6 +556,39 @@ class FakeActionStore:
         if last_error is not None:
             values["last_error"] = last_error
         return self._update(action_id, lambda _: values)
+
+    def requeue(
+        self,
+        action_id: str,
+        *,
+        now: datetime,
+        overdue_at: datetime | None = None,
+        fresh_budget: bool = True,
+        outcome_unknown: bool | None = None,
+    ) -> Action | None:
+        def values(action: Action) -> dict[str, Any]:
+            changed: dict[str, Any] = {"state": ActionState.QUEUED, "updated_at": now, "finished_at": None}
+            if fresh_budget:
+                changed["budget_from"] = action.attempts
+            if overdue_at is not None:
+                changed["overdue_at"] = overdue_at
+            if outcome_unknown is not None:
+                changed["outcome_unknown"] = outcome_unknown
+            return changed
+
+        return self._update(action_id, values)
+
+    def overdue(self, platform: Platform, *, now: datetime, limit: int = 100) -> list[Action]:
+        """Like the ``open-actions`` index: open actions with an ``overdue_at`` that has passed, oldest first."""
+        found = [
+            action
+            for action in self.actions.values()
+            if action.platform is platform
+            and action.state.is_open
+            and action.overdue_at is not None
+            and action.overdue_at <= now
+        ]
+        return sorted(found, key=lambda action: action.overdue_at or now)[:limit]
 
     def _update(self, action_id: str, values: Callable[[Action], dict[str, Any]]) -> Action | None:
         with self._lock:
@@ -564,18 +614,44 @@ class FakeActionSender:
         self.sent.append(action)
         return f"message-{next(self._ids)}"
 
+    def resend(self, action: Action, *, attempt: int) -> str:
+        return self.send(action)
+
+
+class FakeQueueControl:
+    """``QueueControl``: records each backoff (receipt handles, seconds) and each dead-lettered message."""
+
+    def __init__(self) -> None:
+        self.delays: list[tuple[list[str], int]] = []
+        self.dead_letters: list[ActionMessage] = []
+
+    def delay(self, receipt_handles: Sequence[str], seconds: int) -> None:
+        self.delays.append((list(receipt_handles), seconds))
+
+    def dead_letter(self, message: ActionMessage) -> None:
+        self.dead_letters.append(message)
+
 
 Script = Callable[[Action], ActionOutcome]
 
 
 class FakeActionRunner:
     """``ActionRunner`` answering each action from its script (a list of steps, the last one repeating);
-    an action without a script succeeds with ``default``. Every call is recorded."""
+    an action without a script succeeds with ``default``. Every call is recorded. ``check`` answers from
+    ``effects`` (action id -> a step returning the outcome read, or ``None``: not applied); checks are recorded
+    in ``checks``."""
 
     def __init__(self, default: Script | None = None) -> None:
         self.default: Script = default or (lambda action: ActionOutcome(summary={"ok": True}))
         self.scripts: dict[str, list[Script]] = {}
         self.calls: list[str] = []
+        self.effects: dict[str, Callable[[Action], ActionOutcome | None]] = {}
+        self.checks: list[str] = []
+
+    def check(self, action: Action) -> ActionOutcome | None:
+        self.checks.append(action.action_id)
+        effect = self.effects.get(action.action_id)
+        return None if effect is None else effect(action)
 
     def script(self, action_id: str, *steps: Script) -> None:
         self.scripts[action_id] = list(steps)

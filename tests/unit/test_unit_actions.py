@@ -6,15 +6,23 @@ from datetime import timedelta
 
 import pytest
 from builders import NOW, Clock, order
-from fakes import FakeActionRunner, FakeActionSender, FakeActionStore, FakeOrderStore, Script
+from fakes import FakeActionRunner, FakeActionSender, FakeActionStore, FakeOrderStore, FakeQueueControl, Script
 
 from ordersync.actions.accept import AcceptFailedError, ActionAcceptor
-from ordersync.actions.apply import ActionApplier, ActionOutcome, RetryLaterError
+from ordersync.actions.apply import ActionApplier, ActionOutcome, AttemptBudget, RetryLaterError
 from ordersync.actions.models import EXPORT_GROUP, Action, ActionError, ActionKind, ActionMessage, ActionState
-from ordersync.errors import AuthenticationError, PermanentError, PlatformError, RetryableError
+from ordersync.errors import (
+    AuthenticationError,
+    MalformedResponseError,
+    OutcomeUnknownError,
+    PermanentError,
+    PlatformError,
+    RetryableError,
+)
 from ordersync.models import Platform
 
-MAX_RECEIVES = 4
+MAX_ATTEMPTS = 4
+BUDGET = AttemptBudget(max_attempts=MAX_ATTEMPTS, base_seconds=10, max_seconds=60)
 ORDER_ID = "5bacf64ea0eb2f000c45160a"
 
 
@@ -49,8 +57,15 @@ def orders() -> FakeOrderStore:
 
 
 @pytest.fixture
-def applier(store: FakeActionStore, runner: FakeActionRunner, orders: FakeOrderStore, clock: Clock) -> ActionApplier:
-    return ActionApplier(store, runner, orders, max_receive_count=MAX_RECEIVES, clock=clock)
+def queue() -> FakeQueueControl:
+    return FakeQueueControl()
+
+
+@pytest.fixture
+def applier(
+    store: FakeActionStore, runner: FakeActionRunner, orders: FakeOrderStore, clock: Clock, queue: FakeQueueControl
+) -> ActionApplier:
+    return ActionApplier(store, runner, orders, budget=BUDGET, queue=queue, clock=clock)
 
 
 def accept_order_action(acceptor: ActionAcceptor, order_id: str = ORDER_ID) -> Action:
@@ -133,7 +148,7 @@ def test_a_successful_action_is_recorded_with_its_summary_and_its_order_saved(
     answered = order(ORDER_ID)
     runner.default = lambda _: ActionOutcome(summary={"order_status": "pending"}, order=answered)
 
-    done = applier.apply(action.to_message(), receive_count=1)
+    done = applier.apply(action.to_message())
 
     assert done.state is ActionState.SUCCEEDED
     assert (done.attempts, done.result, done.finished_at) == (1, {"order_status": "pending"}, NOW)
@@ -147,7 +162,7 @@ def test_promocode_errors_of_a_successful_answer_are_kept_on_the_action(
     refused = ActionError(code="promocode_not_found", message="no such promocode", status_code=200)
     runner.default = lambda _: ActionOutcome(summary={"promocodes": {"sent": 1, "failed": 1}}, errors=(refused,))
 
-    done = applier.apply(action.to_message(), receive_count=1)
+    done = applier.apply(action.to_message())
 
     assert done.state is ActionState.SUCCEEDED
     assert done.errors == (refused,)
@@ -169,7 +184,7 @@ def test_the_platforms_answer_does_not_overwrite_an_order_stored_after_the_reque
 
     runner.default = a_poller_stores_the_order_meanwhile
 
-    applier.apply(action.to_message(), receive_count=1)
+    applier.apply(action.to_message())
 
     assert orders.stored(polled).order == polled
 
@@ -181,7 +196,7 @@ def test_a_retryable_error_returns_the_action_to_the_queue_with_its_last_error(
     runner.default = raising(platform_error(RetryableError, 503))
 
     with pytest.raises(RetryLaterError):
-        applier.apply(action.to_message(), receive_count=1)
+        applier.apply(action.to_message())
     queued = store.get(action.action_id)
     assert queued is not None
     assert queued.state is ActionState.QUEUED
@@ -197,25 +212,184 @@ def test_a_retryable_action_succeeds_on_a_later_delivery(
     runner.script(action.action_id, raising(platform_error(RetryableError, 429)), lambda _: ActionOutcome(summary={}))
 
     with pytest.raises(RetryLaterError):
-        applier.apply(action.to_message(), receive_count=1)
-    done = applier.apply(action.to_message(), receive_count=2)
+        applier.apply(action.to_message())
+    done = applier.apply(action.to_message())
 
     assert done.state is ActionState.SUCCEEDED
     assert done.attempts == 2
 
 
-def test_a_retryable_error_on_the_last_receive_dead_letters_the_action(
-    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner, store: FakeActionStore
+def test_a_retryable_error_on_the_budgets_last_attempt_dead_letters_the_action_itself(
+    acceptor: ActionAcceptor,
+    applier: ActionApplier,
+    runner: FakeActionRunner,
+    store: FakeActionStore,
+    queue: FakeQueueControl,
 ) -> None:
     action = accept_order_action(acceptor)
     runner.default = raising(platform_error(RetryableError, 500))
 
+    for _ in range(MAX_ATTEMPTS - 1):
+        with pytest.raises(RetryLaterError):
+            applier.apply(action.to_message())
+    last = applier.apply(action.to_message())  # acknowledged: the worker moved it to the DLQ itself
+
+    assert last.state is ActionState.DEAD_LETTERED
+    assert last.finished_at == NOW
+    assert last.last_error is not None
+    assert last.last_error.code == "http_500"
+    assert [message.action_id for message in queue.dead_letters] == [action.action_id]
+    assert len(runner.calls) == MAX_ATTEMPTS
+
+
+def test_a_dead_lettered_action_delivered_again_is_acknowledged_without_calling_the_platform(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner, store: FakeActionStore
+) -> None:
+    action = accept_order_action(acceptor)
+    store.finish(action.action_id, ActionState.DEAD_LETTERED, now=NOW)
+
+    assert applier.apply(action.to_message()).state is ActionState.DEAD_LETTERED
+    assert runner.calls == []
+
+
+def test_a_retry_backs_off_exponentially_and_never_shorter_than_retry_after(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner
+) -> None:
+    action = accept_order_action(acceptor)
+    runner.default = raising(RetryableError(Platform.TICKETSCLOUD, "HTTP 429", status_code=429, retry_after=45.0))
+
+    with pytest.raises(RetryLaterError) as first:
+        applier.apply(action.to_message())
+
+    assert 45 <= first.value.delay_seconds <= 60
+
+
+def test_backoff_grows_with_the_attempt_and_stays_under_its_cap() -> None:
+    budget = AttemptBudget(max_attempts=10, base_seconds=10, max_seconds=60)
+
+    assert all(0 <= budget.delay(1) <= 10 for _ in range(50))
+    assert all(0 <= budget.delay(3) <= 40 for _ in range(50))
+    assert all(0 <= budget.delay(9) <= 60 for _ in range(50))
+    assert budget.delay(9, retry_after=600) == 600
+
+
+def test_a_redriven_action_gets_a_fresh_attempt_budget(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner, store: FakeActionStore
+) -> None:
+    action = accept_order_action(acceptor)
+    runner.script(action.action_id, raising(platform_error(RetryableError, 503)))
+    for _ in range(MAX_ATTEMPTS - 1):
+        with pytest.raises(RetryLaterError):
+            applier.apply(action.to_message())
+    assert applier.apply(action.to_message()).state is ActionState.DEAD_LETTERED
+
+    store.requeue(action.action_id, now=NOW)
     with pytest.raises(RetryLaterError):
-        applier.apply(action.to_message(), receive_count=MAX_RECEIVES)
-    dead = store.get(action.action_id)
-    assert dead is not None
-    assert dead.state is ActionState.DEAD_LETTERED
-    assert dead.finished_at == NOW
+        applier.apply(action.to_message())
+
+    again = store.get(action.action_id)
+    assert again is not None
+    assert (again.state, again.attempts) == (ActionState.QUEUED, MAX_ATTEMPTS + 1)
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        OutcomeUnknownError(Platform.TICKETSCLOUD, "PATCH: answer lost (timed out)"),
+        RetryableError(Platform.TICKETSCLOUD, "PATCH: connection failed (reset)"),
+        MalformedResponseError(
+            Platform.TICKETSCLOUD, "PATCH: answered 200 with a body that is not JSON", status_code=200
+        ),
+    ],
+    ids=["timeout", "connection_reset", "unreadable_200"],
+)
+def test_after_an_unknown_outcome_the_effect_is_read_and_an_applied_action_is_not_sent_again(
+    acceptor: ActionAcceptor,
+    applier: ActionApplier,
+    runner: FakeActionRunner,
+    store: FakeActionStore,
+    lost: RetryableError,
+) -> None:
+    action = accept_order_action(acceptor)
+    runner.script(action.action_id, raising(lost))
+    runner.effects[action.action_id] = lambda _: ActionOutcome(summary={"send_tickets": True})
+
+    with pytest.raises(RetryLaterError):
+        applier.apply(action.to_message())
+    unknown = store.get(action.action_id)
+    done = applier.apply(action.to_message())
+
+    assert unknown is not None
+    assert unknown.outcome_unknown is True
+    assert (done.state, done.confirmed_by_read) == (ActionState.SUCCEEDED, True)
+    assert runner.calls == [action.action_id]  # sent once
+    assert runner.checks == [action.action_id]
+
+
+def test_after_an_unknown_outcome_an_action_whose_effect_is_absent_is_sent_again(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner
+) -> None:
+    action = accept_order_action(acceptor)
+    runner.script(
+        action.action_id,
+        raising(OutcomeUnknownError(Platform.TICKETSCLOUD, "PATCH: answer lost")),
+        lambda _: ActionOutcome(summary={"sent": 2}),
+    )
+
+    with pytest.raises(RetryLaterError):
+        applier.apply(action.to_message())
+    done = applier.apply(action.to_message())
+
+    assert (done.state, done.confirmed_by_read) == (ActionState.SUCCEEDED, False)
+    assert runner.checks == [action.action_id]
+    assert runner.calls == [action.action_id, action.action_id]
+
+
+def test_a_known_failure_is_sent_again_without_reading_the_platform_first(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner
+) -> None:
+    action = accept_order_action(acceptor)
+    runner.script(action.action_id, raising(platform_error(RetryableError, 503)), lambda _: ActionOutcome(summary={}))
+
+    with pytest.raises(RetryLaterError):
+        applier.apply(action.to_message())
+    applier.apply(action.to_message())
+
+    assert runner.checks == []
+
+
+def test_an_action_left_running_by_a_dead_worker_is_checked_before_it_is_sent_again(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner, store: FakeActionStore
+) -> None:
+    action = accept_order_action(acceptor)
+    store.start_attempt(action.action_id, now=NOW)  # the worker died during this attempt
+    runner.effects[action.action_id] = lambda _: ActionOutcome(summary={"applied": True})
+
+    done = applier.apply(action.to_message())
+
+    assert (done.state, done.confirmed_by_read) == (ActionState.SUCCEEDED, True)
+    assert runner.calls == []
+
+
+def test_a_check_that_cannot_read_the_platform_keeps_the_outcome_unknown(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner, store: FakeActionStore
+) -> None:
+    action = accept_order_action(acceptor)
+    runner.script(action.action_id, raising(OutcomeUnknownError(Platform.TICKETSCLOUD, "PATCH: answer lost")))
+
+    def unreadable(_: Action) -> ActionOutcome | None:
+        raise RetryableError(Platform.TICKETSCLOUD, "GET: HTTP 503", status_code=503)
+
+    runner.effects[action.action_id] = unreadable
+    with pytest.raises(RetryLaterError):
+        applier.apply(action.to_message())
+    with pytest.raises(RetryLaterError):
+        applier.apply(action.to_message())
+
+    still = store.get(action.action_id)
+    assert still is not None
+    assert still.outcome_unknown is True
+    assert runner.calls == [action.action_id]
 
 
 def test_a_permanent_error_fails_the_action_at_once_keeping_the_platforms_body(
@@ -225,7 +399,7 @@ def test_a_permanent_error_fails_the_action_at_once_keeping_the_platforms_body(
     body = {"errors": {"customer": {"email": ["invalid"]}}}
     runner.default = raising(platform_error(PermanentError, 400, body))
 
-    failed = applier.apply(action.to_message(), receive_count=1)
+    failed = applier.apply(action.to_message())
 
     assert failed.state is ActionState.FAILED
     [error] = failed.errors
@@ -239,7 +413,7 @@ def test_an_authentication_error_is_permanent(
     action = accept_order_action(acceptor)
     runner.default = raising(platform_error(AuthenticationError, 401, "bad token"))
 
-    assert applier.apply(action.to_message(), receive_count=1).state is ActionState.FAILED
+    assert applier.apply(action.to_message()).state is ActionState.FAILED
 
 
 def test_an_unexpected_error_is_retried_as_an_internal_error(
@@ -249,7 +423,7 @@ def test_an_unexpected_error_is_retried_as_an_internal_error(
     runner.default = raising(KeyError("TICKETSCLOUD_SECRET"))
 
     with pytest.raises(RetryLaterError):
-        applier.apply(action.to_message(), receive_count=1)
+        applier.apply(action.to_message())
     queued = store.get(action.action_id)
     assert queued is not None
     assert queued.last_error is not None
@@ -263,7 +437,7 @@ def test_a_redelivered_final_action_is_acknowledged_without_calling_the_platform
     action = accept_order_action(acceptor)
     store.finish(action.action_id, ActionState(final), now=NOW)
 
-    again = applier.apply(action.to_message(), receive_count=2)
+    again = applier.apply(action.to_message())
 
     assert again.state is ActionState(final)
     assert runner.calls == []
@@ -282,7 +456,7 @@ def test_a_message_whose_record_is_missing_is_rebuilt_and_applied(
         accepted_at=NOW - timedelta(days=40),
     )
 
-    done = applier.apply(message, receive_count=1)
+    done = applier.apply(message)
 
     assert done.state is ActionState.SUCCEEDED
     assert runner.calls == ["lost-record"]
@@ -296,22 +470,20 @@ def test_a_failure_to_store_the_returned_order_does_not_fail_the_action(
     orders.fail_saves = RuntimeError("throttled")
     runner.default = lambda _: ActionOutcome(summary={}, order=order(ORDER_ID))
 
-    assert applier.apply(action.to_message(), receive_count=1).state is ActionState.SUCCEEDED
+    assert applier.apply(action.to_message()).state is ActionState.SUCCEEDED
 
 
-def test_an_action_held_back_on_its_last_receive_is_dead_lettered_and_before_that_left_alone(
-    acceptor: ActionAcceptor, applier: ActionApplier, store: FakeActionStore
+def test_an_action_whose_worker_died_during_its_last_attempt_is_read_back_before_it_is_dead_lettered(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner, store: FakeActionStore
 ) -> None:
-    action = accept_order_action(acceptor)
+    landed, lost = accept_order_action(acceptor), accept_order_action(acceptor, "6bacf64ea0eb2f000c45160b")
+    for action in (landed, lost):
+        for _ in range(MAX_ATTEMPTS):
+            store.start_attempt(action.action_id, now=NOW)  # the last one never reported back
+    runner.effects[landed.action_id] = lambda _: ActionOutcome(summary={"applied": True})
 
-    applier.hold_back(action.to_message(), receive_count=MAX_RECEIVES - 1)
-    before = store.get(action.action_id)
-    applier.hold_back(action.to_message(), receive_count=MAX_RECEIVES)
-    after = store.get(action.action_id)
+    finished, parked = applier.apply(landed.to_message()), applier.apply(lost.to_message())
 
-    assert before is not None
-    assert before.state is ActionState.QUEUED
-    assert after is not None
-    assert after.state is ActionState.DEAD_LETTERED
-    assert after.last_error is not None
-    assert after.last_error.code == "held_back"
+    assert (finished.state, finished.confirmed_by_read) == (ActionState.SUCCEEDED, True)
+    assert (parked.state, parked.outcome_unknown) == (ActionState.DEAD_LETTERED, False)
+    assert runner.calls == []

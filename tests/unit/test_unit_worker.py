@@ -6,16 +6,16 @@ from typing import Any
 
 import pytest
 from builders import Clock, FakeLambdaContext, load_event, sqs_record
-from fakes import FakeActionRunner, FakeActionSender, FakeActionStore, FakeOrderStore, Script
+from fakes import FakeActionRunner, FakeActionSender, FakeActionStore, FakeOrderStore, FakeQueueControl, Script
 
 from ordersync.actions.accept import ActionAcceptor
-from ordersync.actions.apply import ActionApplier, ActionOutcome
+from ordersync.actions.apply import ActionApplier, ActionOutcome, AttemptBudget
 from ordersync.actions.models import Action, ActionKind, ActionState
 from ordersync.actions.worker import ActionWorker
 from ordersync.errors import PermanentError, RetryableError
 from ordersync.models import Platform
 
-MAX_RECEIVES = 4
+MAX_ATTEMPTS = 4
 
 
 class Setup:
@@ -24,8 +24,10 @@ class Setup:
         self.sender = FakeActionSender()
         self.runner = FakeActionRunner()
         self.acceptor = ActionAcceptor(self.store, self.sender, clock=Clock())
-        applier = ActionApplier(self.store, self.runner, FakeOrderStore(), max_receive_count=MAX_RECEIVES)
-        self.worker = ActionWorker(applier, min_remaining_ms=15_000)
+        self.queue = FakeQueueControl()
+        budget = AttemptBudget(max_attempts=MAX_ATTEMPTS, base_seconds=10, max_seconds=60)
+        applier = ActionApplier(self.store, self.runner, FakeOrderStore(), budget=budget, queue=self.queue)
+        self.worker = ActionWorker(applier, min_remaining_ms=15_000, queue=self.queue)
 
     def accept(self, order_id: str) -> Action:
         return self.acceptor.accept(
@@ -97,24 +99,45 @@ def test_a_permanently_failed_action_is_acknowledged_and_does_not_hold_back_its_
     assert (setup.state(first), setup.state(second)) == (ActionState.FAILED, ActionState.SUCCEEDED)
 
 
-def test_on_the_last_receive_the_failed_action_and_those_held_behind_it_are_dead_lettered(setup: Setup) -> None:
+def test_a_delivery_skipped_behind_a_failed_action_spends_nothing_whatever_its_receive_count(setup: Setup) -> None:
     first, second = setup.accept("order-a"), setup.accept("order-a")
-    setup.runner.default = raising(RetryableError(Platform.TICKETSCLOUD, "timed out"))
+    setup.runner.script(first.action_id, raising(RetryableError(Platform.TICKETSCLOUD, "HTTP 503", status_code=503)))
 
-    setup.worker.handle({"Records": [record_of(first, receive_count=MAX_RECEIVES), record_of(second, receive_count=2)]})
-    setup.worker.handle({"Records": [record_of(second, receive_count=MAX_RECEIVES)]})
+    for receive in range(1, MAX_ATTEMPTS):
+        batch = [record_of(first, receive_count=receive), record_of(second, receive_count=10 * receive)]
+        setup.worker.handle({"Records": batch})
 
+    behind = setup.store.get(second.action_id)
+    assert behind is not None
+    assert (behind.state, behind.attempts) == (ActionState.QUEUED, 0)
+
+
+def test_when_the_budget_is_spent_the_action_is_dead_lettered_and_the_rest_of_its_order_goes_on(setup: Setup) -> None:
+    first, second = setup.accept("order-a"), setup.accept("order-a")
+    setup.runner.script(first.action_id, raising(RetryableError(Platform.TICKETSCLOUD, "HTTP 503", status_code=503)))
+
+    responses = [setup.worker.handle({"Records": [record_of(first), record_of(second)]}) for _ in range(MAX_ATTEMPTS)]
+
+    assert all(failed_ids(response) for response in responses[:-1])
+    assert failed_ids(responses[-1]) == []
     assert setup.state(first) is ActionState.DEAD_LETTERED
-    assert setup.state(second) is ActionState.DEAD_LETTERED
+    assert setup.state(second) is ActionState.SUCCEEDED
+    assert [message.action_id for message in setup.queue.dead_letters] == [first.action_id]
 
 
-def test_a_held_back_action_before_its_last_receive_stays_queued(setup: Setup) -> None:
-    first, second = setup.accept("order-a"), setup.accept("order-a")
-    setup.runner.default = raising(RetryableError(Platform.TICKETSCLOUD, "timed out"))
+def test_a_retryable_failure_backs_off_the_failed_record_and_those_skipped_behind_it(setup: Setup) -> None:
+    first, second, other = setup.accept("order-a"), setup.accept("order-a"), setup.accept("order-b")
+    setup.runner.script(
+        first.action_id,
+        raising(RetryableError(Platform.TICKETSCLOUD, "HTTP 429", status_code=429, retry_after=30.0)),
+    )
+    records = [record_of(first), record_of(second), record_of(other)]
 
-    setup.worker.handle({"Records": [record_of(first), record_of(second, receive_count=MAX_RECEIVES - 1)]})
+    setup.worker.handle({"Records": records})
 
-    assert setup.state(second) is ActionState.QUEUED
+    [(handles, seconds)] = setup.queue.delays
+    assert handles == [records[0]["receiptHandle"], records[1]["receiptHandle"]]
+    assert 30 <= seconds <= 60
 
 
 def test_a_message_that_is_not_an_action_fails_its_record_without_stopping_the_batch(setup: Setup) -> None:

@@ -21,12 +21,13 @@ from ordersync_tools.simulators.ticketscloud import TicketscloudSimulator
 from writepath_support import ApiGateway, ApiSetup, FifoDelivery, records_from_sqs
 
 from ordersync import platforms as platform_registry
-from ordersync.actions.apply import ActionApplier
+from ordersync.actions.apply import ActionApplier, AttemptBudget
 from ordersync.actions.models import ActionMessage, ActionState
 from ordersync.actions.runner import PlatformActionRunner
 from ordersync.actions.worker import ActionWorker
 from ordersync.api.idempotency import IdempotentAcceptance
 from ordersync.api.resolver import ApiServices, OrdersyncApi
+from ordersync.aws.action_queue import ActionQueue
 from ordersync.aws.actions_repository import ActionRepository
 from ordersync.aws.orders_repository import OrderRepository
 from ordersync.models import Platform
@@ -65,13 +66,16 @@ def build_worker(api: ApiSetup, platforms: Platforms) -> ActionWorker:
         ),
     }
     runner = PlatformActionRunner(
-        clients=lambda platform: clients[platform](), handlers=platform_registry.action_handlers
+        clients=lambda platform: clients[platform](),
+        handlers=platform_registry.action_handlers,
+        checks=platform_registry.effect_checks,
     )
     applier = ActionApplier(
         ActionRepository(api.aws.actions_table),
         runner,
         OrderRepository(api.orders.table_name),
-        max_receive_count=MAX_RECEIVE_COUNT,
+        budget=AttemptBudget(max_attempts=MAX_RECEIVE_COUNT, base_seconds=0, max_seconds=0),
+        queue=ActionQueue(api.aws.queue_url, dead_letter_queue_url=api.aws.dlq_url),
     )
     return ActionWorker(applier)
 
@@ -187,12 +191,15 @@ def test_a_platform_answering_409_429_and_5xx_for_a_while_gets_the_action_applie
     assert platforms.ticketscloud.order(order_id)["settings"]["customer"]["name"] == "Ivan Ivanov"
 
 
-def test_a_platform_failing_past_max_receive_count_dead_letters_the_action(api: ApiSetup, platforms: Platforms) -> None:
+def test_a_platform_failing_past_the_attempt_budget_dead_letters_the_action(
+    api: ApiSetup, platforms: Platforms
+) -> None:
     [order_id] = platforms.ticketscloud.add_orders(1)
     action_id = post_actions(api, order_id, {"send_tickets": True})
     platforms.ticketscloud.faults.fail_next = [503] * MAX_RECEIVE_COUNT
     delivery = deliver(api, platforms)
-    assert len(delivery.dead_letters) == 1
+    assert delivery.dead_letters == []  # the worker moved it itself, and acknowledged the delivery
+    assert [json.loads(r["body"])["action_id"] for r in records_from_sqs(api.aws.sqs, api.aws.dlq_url)] == [action_id]
     view = action_view(api, action_id)
     assert view["state"] == "dead_lettered"
     assert view["attempts"] == MAX_RECEIVE_COUNT
@@ -281,24 +288,19 @@ def test_an_ecards_create_with_a_lost_answer_in_one_attempt_makes_one_order(
     assert action_view(api, answer.body["action_id"])["state"] == "succeeded"
 
 
-def test_dead_lettered_actions_are_redriven_in_order_and_then_applied(api: ApiSetup, platforms: Platforms) -> None:
+def test_a_dead_lettered_action_lets_its_order_go_on_and_is_applied_again_after_a_redrive(
+    api: ApiSetup, platforms: Platforms
+) -> None:
     [order_id] = platforms.ticketscloud.add_orders(1)
     first = post_actions(api, order_id, {"vendor_data": {"order_id": "first"}})
     second = post_actions(api, order_id, {"vendor_data": {"order_id": "second"}})
     platforms.ticketscloud.faults.fail_next = [503] * MAX_RECEIVE_COUNT
-    delivery = deliver(api, platforms)
-    assert [action_view(api, a)["state"] for a in (first, second)] == ["dead_lettered", "dead_lettered"]
-    for record in delivery.dead_letters:  # what SQS moves to the dead-letter queue, in order
-        api.aws.sqs.send_message(
-            QueueUrl=api.aws.dlq_url,
-            MessageBody=record["body"],
-            MessageGroupId=record["attributes"]["MessageGroupId"],
-            MessageDeduplicationId=record["attributes"]["MessageDeduplicationId"],
-        )
+    deliver(api, platforms)
+    assert [action_view(api, a)["state"] for a in (first, second)] == ["dead_lettered", "succeeded"]
     redrive = ["--queue-url", api.aws.queue_url, "--dlq-url", api.aws.dlq_url, "--table", api.aws.actions_table]
     assert main(["actions", "redrive", *redrive]) == 0
-    assert [action_view(api, a)["state"] for a in (first, second)] == ["queued", "queued"]
+    assert action_view(api, first)["state"] == "queued"
     deliver(api, platforms)
     assert [action_view(api, a)["state"] for a in (first, second)] == ["succeeded", "succeeded"]
     applied = [p.body["vendor_data"]["order_id"] for p in platforms.ticketscloud.patch_history if p.status == 200]
-    assert applied == ["first", "second"]
+    assert applied == ["second", "first"]

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+    from ordersync.actions.apply import AttemptBudget
+    from ordersync.actions.reconcile import ActionReconciler
+    from ordersync.actions.runner import PlatformActionRunner
     from ordersync.actions.worker import ActionWorker
     from ordersync.api.resolver import OrdersyncApi
     from ordersync.aws.clients_repository import ClientRepository
@@ -33,8 +36,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Settings",
+    "action_reconciler",
     "action_worker",
     "api",
+    "attempt_budget",
     "change_events",
     "client_repository",
     "configured_platforms",
@@ -189,22 +194,60 @@ def api() -> OrdersyncApi:
 @cache
 def action_worker() -> ActionWorker:
     """The queue worker: applies each action with the platform clients, which it builds on first use."""
-    from ordersync import platforms
     from ordersync.actions.apply import ActionApplier
-    from ordersync.actions.runner import PlatformActionRunner
     from ordersync.actions.worker import ActionWorker
+    from ordersync.aws.action_queue import ActionQueue
     from ordersync.aws.actions_repository import ActionRepository
 
     config = settings()
-    runner = PlatformActionRunner(clients=_typed_client, handlers=platforms.action_handlers)
+    queue = ActionQueue(config.actions_queue_url, dead_letter_queue_url=config.actions_dead_letter_queue_url)
     applier = ActionApplier(
         ActionRepository(config.actions_table),
-        runner,
+        _action_runner(),
         order_repository() if config.orders_table else None,
-        max_receive_count=config.actions_max_receive_count,
+        budget=attempt_budget(),
+        queue=queue,
         metrics=metrics(),
     )
-    return ActionWorker(applier, min_remaining_ms=int(config.http_timeout_seconds * 1000) + 5_000)
+    return ActionWorker(applier, min_remaining_ms=int(config.http_timeout_seconds * 1000) + 5_000, queue=queue)
+
+
+def attempt_budget() -> AttemptBudget:
+    """The actions' attempt budget and backoff, from ``ACTION_*``."""
+    from ordersync.actions.apply import AttemptBudget
+
+    config = settings()
+    return AttemptBudget(
+        max_attempts=config.action_max_attempts,
+        base_seconds=config.action_retry_base_seconds,
+        max_seconds=config.action_retry_max_seconds,
+    )
+
+
+def _action_runner() -> PlatformActionRunner:
+    from ordersync import platforms
+    from ordersync.actions.runner import PlatformActionRunner
+
+    return PlatformActionRunner(
+        clients=_typed_client, handlers=platforms.action_handlers, checks=platforms.effect_checks
+    )
+
+
+@cache
+def action_reconciler() -> ActionReconciler:
+    """The reconciler: overdue actions read back on their platform, then finished or queued again."""
+    from ordersync.actions.reconcile import ActionReconciler
+    from ordersync.aws.action_queue import ActionQueue
+    from ordersync.aws.actions_repository import ActionRepository
+
+    config = settings()
+    return ActionReconciler(
+        ActionRepository(config.actions_table),
+        _action_runner(),
+        ActionQueue(config.actions_queue_url),
+        budget=attempt_budget(),
+        metrics=metrics(),
+    )
 
 
 def _typed_client(platform: Platform) -> Any:
@@ -219,3 +262,4 @@ def reset() -> None:
     change_events.cache_clear()
     api.cache_clear()
     action_worker.cache_clear()
+    action_reconciler.cache_clear()

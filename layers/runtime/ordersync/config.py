@@ -29,7 +29,13 @@ class Settings(BaseModel):
     poll_lookback_minutes: int = Field(default=60 * 24, ge=0)
     poll_concurrency: int = Field(default=4, ge=1, le=32)
     http_timeout_seconds: float = Field(default=10.0, gt=0)
-    actions_max_receive_count: int = Field(default=5, ge=1, description="The actions queue's maxReceiveCount")
+    actions_max_receive_count: int = Field(
+        default=100, ge=1, description="The actions queue's maxReceiveCount: a safety net far above the budget"
+    )
+    actions_dead_letter_queue_url: str = ""
+    action_max_attempts: int = Field(default=5, ge=1, description="Real attempts (platform calls) per action")
+    action_retry_base_seconds: float = Field(default=5.0, ge=0, description="Backoff after the first failed attempt")
+    action_retry_max_seconds: float = Field(default=300.0, ge=0, le=43_200, description="Longest backoff")
     event_detail: Literal["full", "redacted"] = Field(
         default="redacted",
         description="Change events without personal data (redacted: no customer) or with it (full)",

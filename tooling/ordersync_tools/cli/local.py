@@ -10,11 +10,14 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ordersync.models import Platform
 from ordersync_tools.cli.errors import CliError, http_url, non_negative_int, port_number
 from ordersync_tools.local.state import RESOURCES_FILE, STATE_DIR_NAME
+
+if TYPE_CHECKING:
+    from ordersync_tools.simulators.base import Faults
 
 
 def register(subparsers: Any) -> None:
@@ -60,6 +63,14 @@ def register(subparsers: Any) -> None:
         type=Path,
         help=f"where logs and {RESOURCES_FILE} go (default: {STATE_DIR_NAME} next to the template)",
     )
+    parser.add_argument(
+        "--platform-faults",
+        metavar="SPEC",
+        help=(
+            "make every simulator misbehave, e.g. 5xx=0.15,429=0.1,retry-after=1,unreadable=0.05,slow=0.05,"
+            "slow-seconds=3 (shares of requests; see README 'Platform faults')"
+        ),
+    )
     parser.add_argument("--summary-interval", type=float, default=2.0, help="seconds between summaries")
     parser.add_argument("--once-timeout", type=float, default=300.0, help="give up draining after this many seconds")
     for platform in Platform:
@@ -86,6 +97,17 @@ def find_template(given: Path | None) -> Path:
         "no template.yaml here or in any folder above: run `ordersync local` inside the ordersync checkout, "
         "or pass --template PATH"
     )
+
+
+def platform_faults(spec: str | None) -> Faults | None:
+    from ordersync_tools.simulators.base import Faults
+
+    if spec is None:
+        return None
+    try:
+        return Faults.parse(spec)
+    except ValueError as error:
+        raise CliError(f"--platform-faults: {error}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         state_dir=args.state_dir or template.parent / STATE_DIR_NAME,
         simulator_orders=args.orders,
         once_timeout=args.once_timeout,
+        platform_faults=platform_faults(args.platform_faults),
     )
     runtime = LocalRuntime(options, reporter)
 

@@ -7,6 +7,12 @@ one that grows in arrival order. From then on the runtime owns the messages: per
 batches of up to ``batch_size``, at most one batch per group in flight, partial batch failures
 (``batchItemFailures``), a failed message hidden for the visibility timeout and kept at the head of its group,
 and redrive to the dead-letter queue once it has been received ``max_receive_count`` times.
+
+``ChangeMessageVisibility`` is honoured: each record carries a receipt handle this module issued, and a function
+that changes the visibility of its in-flight message (the action worker's backoff) reaches moto, where
+``honour_visibility_changes`` routes a handle issued here to its source instead of moto's own queue. A failed
+message then stays hidden for what the function asked (scaled by ``speed``), and its group with it: SQS hands out
+nothing of a FIFO group while any of its messages is in flight, so a group waits for its longest-hidden message.
 """
 
 from __future__ import annotations
@@ -26,6 +32,37 @@ from ordersync_tools.local.functions import Invocation
 from ordersync_tools.local.template import REGION
 
 RECEIVE_BATCH = 10
+
+_issued: dict[str, tuple[FifoEventSource, str]] = {}  # receipt handle -> (source, message id), while in flight
+_issued_lock = threading.Lock()
+_hooked = False
+
+
+def honour_visibility_changes() -> None:
+    """Route moto's ``ChangeMessageVisibility`` (and its batch form, which calls it) for receipt handles issued by
+    a ``FifoEventSource`` to that source; any other handle goes to moto as before. Idempotent; affects the moto
+    backends of this process only (the local runtime's embedded moto server)."""
+    global _hooked  # noqa: PLW0603 - one patch per process
+    with _issued_lock:
+        if _hooked:
+            return
+        from moto.sqs.models import SQSBackend
+
+        original = SQSBackend.change_message_visibility
+
+        def change_message_visibility(
+            self: SQSBackend, queue_name: str, receipt_handle: str, visibility_timeout: int
+        ) -> None:
+            with _issued_lock:
+                issued = _issued.get(receipt_handle)
+            if issued is None:
+                original(self, queue_name, receipt_handle, visibility_timeout)
+                return
+            source, message_id = issued
+            source.change_visibility(message_id, float(visibility_timeout))
+
+        SQSBackend.change_message_visibility = change_message_visibility  # type: ignore[method-assign]
+        _hooked = True
 
 
 @dataclass
@@ -74,6 +111,7 @@ class FifoEventSource:
         report_batch_item_failures: bool = False,
         dead_letter_fifo: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        speed: float = 1.0,
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
@@ -86,7 +124,9 @@ class FifoEventSource:
         self.dead_letter_fifo = dead_letter_fifo
         self.report_batch_item_failures = report_batch_item_failures
         self.clock = clock
+        self.speed = speed
         self.stats = FifoStats()
+        self._requested: dict[str, float] = {}  # message id -> visibility (seconds) its function asked for
         self._groups: dict[str, _Group] = {}
         self._sequence = 0
         self._lock = threading.Lock()
@@ -157,6 +197,11 @@ class FifoEventSource:
                 group.hidden_until = now
         return len(hidden)
 
+    def change_visibility(self, message_id: str, seconds: float) -> None:
+        """``ChangeMessageVisibility`` of an in-flight message: how long it stays hidden if its delivery fails."""
+        with self._lock:
+            self._requested[message_id] = seconds / self.speed
+
     def step(self) -> bool:
         """Deliver one batch if any group is ready; True when a batch was delivered."""
         batch = self._take_batch()
@@ -164,7 +209,12 @@ class FifoEventSource:
             return False
         self.stats.batches += 1
         event = {"Records": [self._record(message) for message in batch]}
-        outcome = self.invoke(event)
+        try:
+            outcome = self.invoke(event)
+        finally:
+            with _issued_lock:
+                for record in event["Records"]:
+                    _issued.pop(record["receiptHandle"], None)
         self._settle(batch, outcome)
         return True
 
@@ -219,18 +269,22 @@ class FifoEventSource:
         now = self.clock()
         with self._lock:
             touched: dict[str, _Group] = {}
+            hidden_for: dict[str, float] = {}
             for message in batch:
                 group = self._groups[message.group_id]
                 touched[message.group_id] = group
+                requested = self._requested.pop(message.message_id, None)
                 if message.message_id in failed_ids:
                     self.stats.failed_attempts += 1
+                    wait = self.visibility_timeout if requested is None else requested
+                    hidden_for[message.group_id] = max(hidden_for.get(message.group_id, 0.0), wait)
                     continue
                 group.messages.remove(message)
                 self.stats.succeeded += 1
             for group_id, group in touched.items():
                 group.in_flight = False
-                if any(m.group_id == group_id and m.message_id in failed_ids for m in batch):
-                    group.hidden_until = now + self.visibility_timeout
+                if group_id in hidden_for:
+                    group.hidden_until = now + hidden_for[group_id]
                 if not group.messages:
                     del self._groups[group_id]
 
@@ -250,6 +304,12 @@ class FifoEventSource:
         return {str(identifier) for identifier in identifiers}
 
     def _record(self, message: QueuedMessage) -> dict[str, Any]:
+        handle = uuid.uuid4().hex
+        with _issued_lock:
+            _issued[handle] = (self, message.message_id)
+        return self._record_with(message, handle)
+
+    def _record_with(self, message: QueuedMessage, handle: str) -> dict[str, Any]:
         attributes = {
             key: value
             for key, value in message.attributes.items()
@@ -259,7 +319,7 @@ class FifoEventSource:
         attributes["ApproximateFirstReceiveTimestamp"] = str(message.first_receive_ms)
         return {
             "messageId": message.message_id,
-            "receiptHandle": uuid.uuid4().hex,
+            "receiptHandle": handle,
             "body": message.body,
             "attributes": attributes,
             "messageAttributes": {name: _lambda_attribute(value) for name, value in message.message_attributes.items()},

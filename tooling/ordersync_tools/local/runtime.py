@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import copy
 import dataclasses
 import importlib
 import json
@@ -29,7 +30,7 @@ import httpx
 
 from ordersync.models import Platform
 from ordersync_tools.local.api import LocalApiGateway, RestApi, rest_apis
-from ordersync_tools.local.fifo import FifoEventSource, redrive_settings
+from ordersync_tools.local.fifo import FifoEventSource, honour_visibility_changes, redrive_settings
 from ordersync_tools.local.functions import FunctionContainer, FunctionSpec, Invocation, function_specs
 from ordersync_tools.local.resources import LocalResources, ResourceBuilder, Schedule, client, seed_secret
 from ordersync_tools.local.schedules import ScheduleExpressionError, Timer
@@ -37,6 +38,7 @@ from ordersync_tools.local.state import remove_state, write_state
 from ordersync_tools.local.stream import StreamEventSource, send_to_queue
 from ordersync_tools.local.template import ACCOUNT_ID, REGION, Template
 from ordersync_tools.simulators import simulator_module
+from ordersync_tools.simulators.base import Faults
 
 ASYNC_RETRY_DELAYS = (1.0, 2.0)  # Lambda waits 1 and 2 minutes between async retries; locally seconds / speed
 IDLE_WAIT = 0.2
@@ -70,6 +72,7 @@ class LocalOptions:
     state_dir: Path = Path(".ordersync-local")
     simulator_orders: int = 100
     once_timeout: float = 300.0
+    platform_faults: Faults | None = None  # every simulator's fault injection (--platform-faults)
 
 
 @dataclass
@@ -236,6 +239,8 @@ class LocalRuntime:
                 self.reporter.line(f"  {platform.value}: {from_template[platform]} (from the template's parameters)")
                 continue
             simulator = module.SIMULATOR(orders=self.options.simulator_orders, seed=1, token=token)
+            if self.options.platform_faults is not None:
+                simulator.faults = copy.deepcopy(self.options.platform_faults)
             simulator.start(0)
             self.simulators[platform] = simulator
             self.platform_urls[platform] = simulator.base_url
@@ -365,7 +370,9 @@ class LocalRuntime:
                     dead_letter_url=dead_letter_url,
                     dead_letter_fifo=bool(dead_letter_arn and dead_letter_arn.endswith(".fifo")),
                     report_batch_item_failures="ReportBatchItemFailures" in response_types,
+                    speed=self.options.speed,
                 )
+                honour_visibility_changes()
                 self.fifo_sources.append((function_id, source))
             elif ":dynamodb:" in source_arn and "/stream/" in source_arn:
                 destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")

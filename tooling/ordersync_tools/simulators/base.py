@@ -50,9 +50,40 @@ class Faults:
     retry_after: float = 0.05  # seconds, sent with each 429
     server_error_share: float = 0.0  # answer 500/502/503
     malformed_share: float = 0.0  # answer 200 with a body that is not JSON
+    garbled_share: float = 0.0  # carry the request out, then answer 200 with a body that is not JSON (a lost answer)
     timeout_share: float = 0.0  # hold the request for ``timeout_hold`` seconds before answering
     timeout_hold: float = 2.0
     fail_next: list[int] = field(default_factory=list)  # answer these status codes to the next requests, in turn
+
+    @classmethod
+    def parse(cls, spec: str) -> Faults:
+        """Faults from a command line's ``5xx=0.15,429=0.1,unreadable=0.05,slow=0.05``: shares of requests
+        answered 500/502/503, answered 429 (with ``retry-after=S``), carried out but answered an unreadable 200,
+        held ``slow-seconds=S`` before being carried out (slower than a client's timeout), answered a malformed
+        200 without being carried out (``malformed``), and ``latency=S`` added to every request."""
+        names = {
+            "5xx": "server_error_share",
+            "429": "rate_limit_share",
+            "retry-after": "retry_after",
+            "unreadable": "garbled_share",
+            "malformed": "malformed_share",
+            "slow": "timeout_share",
+            "slow-seconds": "timeout_hold",
+            "latency": "latency",
+        }
+        values: dict[str, float] = {}
+        for part in filter(None, (item.strip() for item in spec.split(","))):
+            name, _, text = part.partition("=")
+            if name not in names:
+                raise ValueError(f"unknown fault {name!r}: one of {', '.join(names)}")
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError(f"fault {name}: {text!r} is not a number") from None
+            if value < 0 or (names[name].endswith("_share") and value > 1):
+                raise ValueError(f"fault {name}: {value:g} is out of range (shares are 0..1, times >= 0)")
+            values[names[name]] = value
+        return cls(**values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -267,12 +298,21 @@ class PlatformSimulator:
             request.path_params = match.groupdict()
             try:
                 self.authenticate(request)
-                return handler(request)
+                response = handler(request)
             except HttpError as error:
                 return Response(error.status, error.body, error.headers)
+            return self._garbled(response)
         if any(pattern.match(request.path) for _, pattern, _ in self._routes):
             return Response(405, {"errors": [{"code": "method_not_allowed", "msg": request.method}]})
         return Response(404, {"errors": [{"code": "not_found", "msg": request.path}]})
+
+    def _garbled(self, response: Response) -> Response:
+        """A successful answer whose body is lost on the way (``garbled_share``): the change was made all the same."""
+        if not self.faults.garbled_share or not 200 <= response.status < 300:
+            return response
+        with self.lock:
+            garble = self._fault_random.random() < self.faults.garbled_share
+        return Response(200, raw=b"<html>upstream proxy error</html>") if garble else response
 
     def _injected_fault(self) -> Response | None:
         faults = self.faults

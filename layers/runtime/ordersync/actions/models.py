@@ -37,12 +37,17 @@ class ActionState(StrEnum):
     RUNNING = "running"  # a worker is applying it now
     SUCCEEDED = "succeeded"  # the platform accepted it (promocode errors may still be listed in ``errors``)
     FAILED = "failed"  # the platform refused it for good (a permanent 4xx); never retried
-    DEAD_LETTERED = "dead_lettered"  # retried ``maxReceiveCount`` times, now in the dead-letter queue
+    DEAD_LETTERED = "dead_lettered"  # its attempt budget is spent: the worker moved it to the dead-letter queue
 
     @property
     def is_final(self) -> bool:
         """A final action is acknowledged on redelivery without calling the platform again."""
         return self in (ActionState.SUCCEEDED, ActionState.FAILED)
+
+    @property
+    def is_open(self) -> bool:
+        """Still to be applied: the worker (or the reconciler) has something to do with it."""
+        return self in (ActionState.QUEUED, ActionState.RUNNING)
 
 
 EXPORT_GROUP = "ticketscloud#exports"
@@ -84,7 +89,22 @@ class Action(BaseModel):
     client_id: str = Field(description="The API client that sent the action")
     payload: dict[str, Any] = Field(description="The validated request body, as it will be sent")
     state: ActionState = ActionState.QUEUED
-    attempts: int = Field(default=0, ge=0, description="How many times a worker started applying it")
+    attempts: int = Field(
+        default=0, ge=0, description="Real attempts: how many times a worker started calling the platform for it"
+    )
+    budget_from: int = Field(
+        default=0, ge=0, description="``attempts`` when its budget last started (a redrive starts a fresh one)"
+    )
+    outcome_unknown: bool = Field(
+        default=False,
+        description="The latest attempt may have taken effect (timeout, reset, unreadable answer): check first",
+    )
+    confirmed_by_read: bool = Field(
+        default=False, description="Finished by reading the platform: an earlier attempt had taken effect"
+    )
+    overdue_at: UtcDatetime | None = Field(
+        default=None, description="While not final: when the reconciler should look at it if nothing else did"
+    )
     accepted_at: UtcDatetime
     updated_at: UtcDatetime
     started_at: UtcDatetime | None = Field(default=None, description="When the latest attempt started")
@@ -117,6 +137,10 @@ class Action(BaseModel):
             updated_at=now,
             expires_at=int((now + ACTION_RETENTION).timestamp()),
         )
+
+    def budget_spent(self, max_attempts: int) -> bool:
+        """Whether the attempts of its current budget (since acceptance or its last redrive) are used up."""
+        return self.attempts - self.budget_from >= max_attempts
 
     def to_message(self) -> ActionMessage:
         return ActionMessage(
@@ -171,6 +195,7 @@ class ActionView(BaseModel):
     result: dict[str, Any] | None
     errors: list[ActionError]
     last_error: ActionError | None
+    confirmed_by_read: bool = False
 
     @classmethod
     def of(cls, action: Action) -> ActionView:
@@ -188,6 +213,7 @@ class ActionView(BaseModel):
             result=action.result,
             errors=list(action.errors),
             last_error=action.last_error,
+            confirmed_by_read=action.confirmed_by_read,
         )
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from ordersync.actions.apply import ActionOutcome
 from ordersync.actions.models import Action
+from ordersync.actions.ports import EffectCheck
 from ordersync.errors import ValidationFailedError
 from ordersync.models import Platform
 
@@ -27,9 +28,11 @@ class PlatformActionRunner:
         *,
         clients: Callable[[Platform], Any],
         handlers: Callable[[Platform], Mapping[str, ActionHandler]],
+        checks: Callable[[Platform], Mapping[str, EffectCheck]] | None = None,
     ) -> None:
         self._client_factory = clients
         self._handlers_of = handlers
+        self._checks_of = checks
         self._clients: dict[Platform, Any] = {}
 
     def client(self, platform: Platform) -> Any:
@@ -41,6 +44,12 @@ class PlatformActionRunner:
         platform = action.kind.platform
         handler = self._handlers_of(platform)[action.kind.value]
         return handler(action, lambda: self.client(platform))
+
+    def check(self, action: Action) -> ActionOutcome | None:
+        """Read whether the action already took effect (its kind's ``EffectCheck``); ``None`` without one."""
+        platform = action.kind.platform
+        check = None if self._checks_of is None else self._checks_of(platform).get(action.kind.value)
+        return None if check is None else check(action, lambda: self.client(platform))
 
 
 def parse_payload[M: BaseModel](model: type[M], action: Action) -> M:

@@ -23,7 +23,11 @@ class ActionMetric(StrEnum):
     SUCCEEDED = "ActionsSucceeded"
     FAILED = "ActionsFailed"  # a permanent platform error
     RETRIED = "ActionsRetried"  # a retryable failure: the queue delivers it again
-    DEAD_LETTERED = "ActionsDeadLettered"  # out of receives (its own or held back behind its group)
+    DEAD_LETTERED = "ActionsDeadLettered"  # its attempt budget spent: moved to the dead-letter queue by the worker
+    CONFIRMED_BY_READ = "ActionsConfirmedByRead"  # an unknown outcome read back as applied: not sent again
+    OVERDUE = "ActionsOverdue"  # found by the reconciler still queued or running past its deadline
+    RECONCILED = "ActionsReconciled"  # overdue and finished by the reconciler after reading its effect
+    REQUEUED = "ActionsRequeued"  # overdue, its effect absent: put on the queue again by the reconciler
 
 
 def count(metrics: Metrics | None, metric: ActionMetric) -> None:

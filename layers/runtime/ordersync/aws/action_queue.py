@@ -8,7 +8,7 @@ a repeated send within SQS's five-minute window is dropped.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,8 +25,9 @@ REDRIVE_VISIBILITY_SECONDS = 120
 
 
 class ActionQueue:
-    def __init__(self, queue_url: str, *, client: SQSClient | None = None) -> None:
+    def __init__(self, queue_url: str, *, dead_letter_queue_url: str = "", client: SQSClient | None = None) -> None:
         self.queue_url = queue_url
+        self.dead_letter_queue_url = dead_letter_queue_url
         self._client = client
 
     @property
@@ -44,6 +45,45 @@ class ActionQueue:
             MessageDeduplicationId=action.action_id,
         )
         return response["MessageId"]
+
+    def resend(self, action: Action, *, attempt: int) -> str:
+        """Queue an action again in its group (the reconciler): a fresh deduplication id, since the first may
+        still be inside SQS's window; an earlier copy still on the queue is acknowledged as final or run once."""
+        response = self.client.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=action.to_message().model_dump_json(),
+            MessageGroupId=action.group_id,
+            MessageDeduplicationId=f"{action.action_id}-q{attempt}",
+        )
+        return response["MessageId"]
+
+    def delay(self, receipt_handles: Sequence[str], seconds: int) -> None:
+        """``ChangeMessageVisibility`` of in-flight messages, ten at a time; a failed entry is logged by the
+        caller's retry: the message then comes back after the queue's own visibility timeout."""
+        handles = list(receipt_handles)
+        for start in range(0, len(handles), 10):
+            chunk = handles[start : start + 10]
+            response = self.client.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+                    for index, handle in enumerate(chunk)
+                ],
+            )
+            if response.get("Failed"):
+                raise RuntimeError(f"visibility not changed for {len(response['Failed'])} message(s)")
+
+    def dead_letter(self, message: ActionMessage) -> None:
+        """Put an action the worker gave up on into the dead-letter queue, in its group. A copy sent twice (the
+        worker died between this and marking the record) is harmless: a redriven action is applied once."""
+        if not self.dead_letter_queue_url:
+            raise RuntimeError("no dead-letter queue configured (ACTIONS_DEAD_LETTER_QUEUE_URL)")
+        self.client.send_message(
+            QueueUrl=self.dead_letter_queue_url,
+            MessageBody=message.model_dump_json(),
+            MessageGroupId=message.group_id,
+            MessageDeduplicationId=f"{message.action_id}-d{time.time_ns()}"[:128],
+        )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from ordersync.models import Platform
 
 if TYPE_CHECKING:
+    from ordersync.actions.ports import EffectCheck
     from ordersync.actions.runner import ActionHandler
     from ordersync.config import Settings
     from ordersync.platform_port import PlatformClient, PlatformProfile
@@ -26,6 +27,7 @@ __all__ = [
     "action_handlers",
     "build_client",
     "configured_platforms",
+    "effect_checks",
     "environment_names",
     "platform_settings",
     "profile",
@@ -92,3 +94,13 @@ def action_handlers(platform: Platform) -> Mapping[str, ActionHandler]:
     if importlib.util.find_spec(name) is None:
         return {}
     return cast("_ActionsModule", importlib.import_module(name)).HANDLERS
+
+
+def effect_checks(platform: Platform) -> Mapping[str, EffectCheck]:
+    """How each kind of action of ``platform`` tells whether it already took effect (its ``CHECKS``)."""
+    name = f"{_package(platform)}.actions"
+    if importlib.util.find_spec(name) is None:
+        return {}
+    module = importlib.import_module(name)
+    checks: Mapping[str, EffectCheck] = getattr(module, "CHECKS", {})
+    return checks
