@@ -179,6 +179,7 @@ def api() -> OrdersyncApi:
             actions=actions,
             orders=order_repository() if config.orders_table else None,
             idempotency=IdempotentAcceptance(config.idempotency_table) if config.idempotency_table else None,
+            configured=frozenset(configured_platforms()),
         )
     )
 
