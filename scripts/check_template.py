@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"check_template: {error}", file=sys.stderr)
             return 1
         template_path = Path(args.resolved_out or Path(tempfile.mkdtemp(prefix="check-template-")) / "template.json")
+        template_path.parent.mkdir(parents=True, exist_ok=True)
         template_path.write_text(json.dumps(resolved, indent=2), encoding="utf-8")
         # SSM-typed parameters hold a parameter's name, not the value CloudFormation would resolve it to.
         plain = {
