@@ -92,3 +92,15 @@ def test_an_empty_platform_url_and_a_platform_list_both_leave_platforms_out() ->
 
     assert args.ecards_url == ""
     assert args.platforms == frozenset({Platform.TICKETSCLOUD, Platform.ECARDS})
+
+
+def test_leaving_every_platform_out_is_refused_as_cloudformation_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = ["--ticketscloud-url", "", "--bizon365-url", "", "--ecards-url", ""]
+    options = ["--once", "--aws-port", "0", "--api-port", "0", "--state-dir", str(tmp_path)]
+
+    code = main(["local", "--template", str(ROOT / "template.yaml"), *options, *empty])
+
+    assert code == 2
+    assert "rule AtLeastOnePlatform" in capsys.readouterr().err

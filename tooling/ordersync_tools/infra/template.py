@@ -161,13 +161,16 @@ def parameter_values(template: dict[str, Any], overrides: dict[str, str] | None 
     return values
 
 
-def resolve_conditions(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, Any]:
+def resolve_conditions(
+    template: dict[str, Any], overrides: dict[str, str] | None = None, *, rules_only: bool = False
+) -> dict[str, Any]:
     """``template`` (SAM or translated) as deployed with ``overrides``: its ``Rules`` checked
     (:class:`RuleFailedError`), resources and outputs whose ``Condition`` is false removed, every ``Fn::If``
     replaced by its chosen branch and every ``AWS::NoValue`` dropped; other intrinsics are left as they are.
 
     Checks and tests read the template a reseller with one or two platforms deploys through it, since
-    neither ``sam validate`` nor checkov takes parameter values."""
+    neither ``sam validate`` nor checkov takes parameter values. ``rules_only``: check the Rules and return
+    ``template`` as it is."""
     values = parameter_values(template, overrides)
     raw = template.get("Conditions") or {}
     cache: dict[str, bool] = {}
@@ -216,6 +219,8 @@ def resolve_conditions(template: dict[str, Any], overrides: dict[str, str] | Non
         for assertion in rule.get("Assertions", []):
             if not evaluate(assertion["Assert"]):
                 raise RuleFailedError(f"rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
+    if rules_only:
+        return template
 
     result = {key: value for key, value in template.items() if key not in ("Conditions", "Resources", "Outputs")}
     for section in ("Resources", "Outputs"):

@@ -105,6 +105,13 @@ class Template:
             else:
                 parameters[name] = ""
                 unset.append(name)
+        # What CloudFormation would refuse (no platform at all...) is refused here too; a parameter left unset is
+        # filled by the runtime (a simulator's LOCAL_ENVIRONMENT), so no rule holds it against the run.
+        as_run = parameters | {name: f"<set by ordersync local: {name}>" for name in unset}
+        try:
+            infra_template.resolve_conditions(source, as_run, rules_only=True)
+        except infra_template.RuleFailedError as error:
+            raise LocalTemplateError(f"{path.name}: {error}") from None
         translated = translate_template(path, parameters)
         template = cls(
             root=path.parent.resolve(),
