@@ -48,7 +48,11 @@ def emitted_metric_names() -> set[str]:
 def dashboard_metrics(resources: dict[str, Any]) -> Iterator[list[Any]]:
     """Each metric row of each widget of the dashboard (namespace, name, dimension pairs, options)."""
     body = resources["OperationsDashboard"]["Properties"]["DashboardBody"]
-    text = body["Fn::Sub"] if isinstance(body, dict) else body
+    sub = body["Fn::Sub"] if isinstance(body, dict) else body
+    text, variables = (sub, {}) if isinstance(sub, str) else sub
+    for name, value in variables.items():  # lines of one platform: as with every platform configured
+        chosen = value["Fn::If"][1] if isinstance(value, dict) and "Fn::If" in value else value
+        text = text.replace(f"${{{name}}}", chosen["Fn::Sub"] if isinstance(chosen, dict) else chosen)
     for widget in json.loads(text)["widgets"]:
         yield from widget["properties"].get("metrics", [])
 

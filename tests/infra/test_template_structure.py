@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ordersync_tools.infra.template import load_template
+from ordersync_tools.infra.template import load_template, resolve_conditions
 
 from ordersync import platforms
 from ordersync.actions.apply import OVERDUE_AFTER_SECONDS
@@ -19,6 +19,12 @@ from ordersync.models import Platform
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 URL = re.compile(r"https?:|://", re.IGNORECASE)
+EVERY_PLATFORM = {
+    "TicketscloudBaseUrl": "https://ticketscloud.example.com",
+    "Bizon365BaseUrl": "https://bizon365.example.com",
+    "Bizon365ProjectId": "12345",
+    "EcardsBaseUrl": "https://ecards.example.com",
+}
 
 REQUIRED_PARAMETERS = [
     "Stage",
@@ -586,9 +592,9 @@ def test_the_refund_poll_alarms_after_two_hours_without_a_completed_run_with_the
 
 
 def test_status_poller_alarm_watches_the_slowest_platform_with_the_dimensions_it_emits(
-    resources: dict[str, Any],
+    template: dict[str, Any],
 ) -> None:
-    alarm = props(resources, "StatusPollStalledAlarm")
+    alarm = props(resolve_conditions(template, EVERY_PLATFORM)["Resources"], "StatusPollStalledAlarm")
     watched = [
         {item["Name"]: item["Value"] for item in query["MetricStat"]["Metric"]["Dimensions"]}
         for query in alarm["Metrics"]
@@ -604,8 +610,8 @@ def test_status_poller_alarm_watches_the_slowest_platform_with_the_dimensions_it
     assert alarm["ComparisonOperator"] == "LessThanThreshold"
 
 
-def test_function_errors_alarm_covers_every_function(resources: dict[str, Any]) -> None:
-    metrics = props(resources, "FunctionErrorsAlarm")["Metrics"]
+def test_function_errors_alarm_covers_every_function(template: dict[str, Any]) -> None:
+    metrics = props(resolve_conditions(template, EVERY_PLATFORM)["Resources"], "FunctionErrorsAlarm")["Metrics"]
     functions = {
         query["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"] for query in metrics if "MetricStat" in query
     }

@@ -9,10 +9,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ordersync_tools.infra.template import LOCAL_ARTIFACT_BUCKET, DuplicateKeyError, load_template, translate_template
+from ordersync_tools.infra.template import (
+    LOCAL_ARTIFACT_BUCKET,
+    DuplicateKeyError,
+    load_template,
+    resolve_conditions,
+    translate_template,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
+EVERY_PLATFORM = {
+    "TicketscloudBaseUrl": "https://ticketscloud.example.com",
+    "Bizon365BaseUrl": "https://bizon365.example.com",
+    "Bizon365ProjectId": "12345",
+    "EcardsBaseUrl": "https://ecards.example.com",
+}
 
 SECRETS_BY_FUNCTION = {
     "TicketscloudPollerFunction": {"TicketscloudSecret"},
@@ -26,7 +38,8 @@ SECRETS_BY_FUNCTION = {
 
 @pytest.fixture(scope="module")
 def translated() -> dict[str, Any]:
-    return translate_template(TEMPLATE)
+    """As deployed with every platform configured (IAM statements of a platform sit behind ``Fn::If``)."""
+    return resolve_conditions(translate_template(TEMPLATE), EVERY_PLATFORM)
 
 
 @pytest.fixture(scope="module")

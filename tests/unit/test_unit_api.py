@@ -31,7 +31,7 @@ SCOPES = {
 class Api:
     """The API handler on fakes, with a client per entry of ``SCOPES``."""
 
-    def __init__(self, *, with_orders: bool = True) -> None:
+    def __init__(self, *, with_orders: bool = True, configured: frozenset[Platform] | None = None) -> None:
         self.actions = FakeActionStore()
         self.queue = FakeActionSender()
         self.orders = FakeOrderStore()
@@ -41,6 +41,7 @@ class Api:
             acceptor=ActionAcceptor(self.actions, self.queue),
             actions=self.actions,
             orders=self.orders if with_orders else None,
+            configured=configured,
         )
         self.handler = OrdersyncApi(services)
         self.gateway = ApiGateway(self.handler, self.clients)
@@ -58,6 +59,28 @@ def api() -> Api:
 
 
 # -- accepting actions ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("path", "body"), [(ACTIONS, {"send_tickets": True}), ("/ecards/orders", ECARDS_BODY)], ids=["tc", "ecards"]
+)
+def test_an_action_of_a_platform_left_out_of_the_deployment_is_404_platform_not_configured(
+    path: str, body: dict[str, Any]
+) -> None:
+    api = Api(configured=frozenset({Platform.BIZON365}))
+
+    answer = api.post(path, body)
+
+    assert answer.status == 404
+    assert answer.body["error"] == "platform_not_configured"
+    assert api.queue.sent == []
+
+
+def test_actions_of_the_configured_platforms_are_accepted_when_others_are_left_out() -> None:
+    api = Api(configured=frozenset({Platform.TICKETSCLOUD}))
+
+    assert api.post(ACTIONS, {"send_tickets": True}).status == 202
+    assert api.post("/ecards/orders", ECARDS_BODY).status == 404
+
+
 def test_order_actions_are_recorded_queued_in_the_orders_group_and_answered_202(api: Api) -> None:
     answer = api.post(ACTIONS, {"customer": {"name": "Ivan", "lang": "ru"}, "send_tickets": True})
 

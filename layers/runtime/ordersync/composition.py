@@ -187,6 +187,9 @@ def api() -> OrdersyncApi:
             actions=actions,
             orders=order_repository() if config.orders_table else None,
             idempotency=IdempotentAcceptance(config.idempotency_table) if config.idempotency_table else None,
+            # The template sets at least one base URL (its AtLeastOnePlatform rule); none at all is not a deployment
+            # of it (a test, a tool) and restricts nothing.
+            configured=frozenset(configured_platforms()) or None,
         )
     )
 

@@ -7,10 +7,27 @@ and its options) in ``ordersync.platforms.<platform>.profile``."""
 from __future__ import annotations
 
 import os
+import re
+from datetime import UTC, datetime
 from functools import cache
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from ordersync.models import UtcDatetime
+
+SYNC_START_DEFAULT = datetime(2000, 1, 1, tzinfo=UTC)
+"""Where a first window starts unless ``SYNC_START_DATE`` says otherwise: before any order of any platform."""
+
+
+def _date_is_midnight_utc(value: Any) -> Any:
+    """``2024-01-01`` means midnight UTC; a date with a time must carry its zone (a naive one is refused)."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        return f"{value.strip()}T00:00:00Z"
+    return value
+
+
+SyncStart = Annotated[UtcDatetime, BeforeValidator(_date_is_midnight_utc)]
 
 
 class Settings(BaseModel):
@@ -27,6 +44,10 @@ class Settings(BaseModel):
     event_bus_name: str = ""
 
     poll_lookback_minutes: int = Field(default=60 * 24, ge=0)
+    sync_start_date: SyncStart = Field(
+        default=SYNC_START_DEFAULT,
+        description="Where a poller's first window starts (only while it has no cursor): the backfill's start",
+    )
     poll_concurrency: int = Field(default=4, ge=1, le=32)
     http_timeout_seconds: float = Field(default=10.0, gt=0)
     actions_max_receive_count: int = Field(

@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     "local": "local",
     "clients": "clients",
     "actions": "actions",
+    "state": "state",
 }
 DESCRIPTION = """\
 Run ordersync on this machine and operate a deployment of it.
@@ -25,8 +26,9 @@ Run ordersync on this machine and operate a deployment of it.
   ordersync simulate all                   only the partner platform simulators
   ordersync clients create crm --scope ticketscloud:act
   ordersync actions redrive --dry-run
+  ordersync state show ticketscloud        a poller's cursor, checkpoint, lease and counters (reset: backfill)
 
-clients and actions act on the running `ordersync local` of this checkout, or on a deployed stack with
+clients, actions and state act on the running `ordersync local` of this checkout, or on a deployed stack with
 --stack-name NAME --region REGION. `ordersync <command> --help` tells more.
 """
 
@@ -45,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ordersync", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="{simulate,local,clients,actions}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="{simulate,local,clients,actions,state}")
     for module_name in SUBCOMMANDS.values():
         try:
             module = importlib.import_module(f"ordersync_tools.cli.{module_name}")

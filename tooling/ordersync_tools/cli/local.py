@@ -73,14 +73,39 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--summary-interval", type=float, default=2.0, help="seconds between summaries")
     parser.add_argument("--once-timeout", type=float, default=300.0, help="give up draining after this many seconds")
+    parser.add_argument(
+        "--platforms",
+        type=platform_list,
+        metavar="P1,P2",
+        help=f"run only these platforms (of {','.join(p.value for p in Platform)}); the others are left out "
+        "as a deployment with their base URL empty leaves them out (default: all)",
+    )
     for platform in Platform:
         parser.add_argument(
             f"--{platform.value}-url",
-            type=http_url,
-            help=f"use this {platform.value} API instead of its simulator",
+            type=http_url_or_empty,
+            help=f"use this {platform.value} API instead of its simulator; '' leaves {platform.value} out",
         )
         parser.add_argument(f"--{platform.value}-token", help=f"{platform.value} token (default: the simulator's)")
     parser.set_defaults(run=run)
+
+
+def http_url_or_empty(text: str) -> str:
+    """An argparse type: an http(s) URL, or empty to leave the platform out."""
+    return text if text == "" else http_url(text)
+
+
+def platform_list(text: str) -> frozenset[Platform]:
+    """An argparse type: comma-separated platform names, e.g. ``ticketscloud,bizon365``."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    known = {platform.value: platform for platform in Platform}
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: name one or more of {', '.join(known)}, separated by commas"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+        )
+    return frozenset(known[name] for name in names)
 
 
 def find_template(given: Path | None) -> Path:
@@ -135,13 +160,14 @@ def run(args: argparse.Namespace) -> int:
         aws_port=args.aws_port,
         speed=args.speed,
         client_token=args.client_token,
-        platform_urls={p: u for p in Platform if (u := getattr(args, f"{p.value}_url"))},
+        platform_urls={p: u for p in Platform if (u := getattr(args, f"{p.value}_url")) is not None},
         platform_tokens={p: t for p in Platform if (t := getattr(args, f"{p.value}_token"))},
         parameter_overrides=overrides,
         state_dir=args.state_dir or template.parent / STATE_DIR_NAME,
         simulator_orders=args.orders,
         once_timeout=args.once_timeout,
         platform_faults=platform_faults(args.platform_faults),
+        platforms=args.platforms,
     )
     runtime = LocalRuntime(options, reporter)
 

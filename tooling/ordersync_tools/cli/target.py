@@ -37,6 +37,7 @@ CLIENTS_TABLE = Name("ApiClientsTableName", "ApiClientsTable", "CLIENTS_TABLE")
 ACTIONS_TABLE = Name("ActionsTableName", "ActionsTable", "ACTIONS_TABLE")
 ACTIONS_QUEUE = Name("ActionsQueueUrl", "ActionsQueue", "ACTIONS_QUEUE_URL")
 ACTIONS_DEAD_LETTER_QUEUE = Name("ActionsDeadLetterQueueUrl", "ActionsDeadLetterQueue")
+POLL_STATE_TABLE = Name("PollStateTableName", "PollStateTable", "POLL_STATE_TABLE")
 USAGE_PLAN = Name("", "OrdersyncApiUsagePlan")  # the usage plan SAM makes for OrdersyncApi (CreateUsagePlan: PER_API)
 
 

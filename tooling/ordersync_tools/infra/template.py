@@ -9,6 +9,7 @@ a Lambda.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -136,4 +137,99 @@ def translate_template(
         sam_template, parameter_values=parameters, get_managed_policy_map=_NoManagedPolicies().load
     )
     result: dict[str, Any] = undo_mark_unicode_str_in_template(translated)
+    return result
+
+
+class RuleFailedError(ValueError):
+    """A template ``Rules`` assertion fails for the given parameter values (CloudFormation would refuse them)."""
+
+
+_NO_VALUE = object()
+
+
+def parameter_values(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Every parameter's value as a deployment with ``overrides`` would see it: the override, else the default,
+    else empty."""
+    overrides = overrides or {}
+    values: dict[str, str] = {}
+    for name, spec in (template.get("Parameters") or {}).items():
+        default: Any = spec.get("Default", "") if isinstance(spec, dict) else ""
+        if name in overrides:
+            values[name] = overrides[name]
+        else:
+            values[name] = ",".join(map(str, default)) if isinstance(default, list) else str(default)
+    return values
+
+
+def resolve_conditions(
+    template: dict[str, Any], overrides: dict[str, str] | None = None, *, rules_only: bool = False
+) -> dict[str, Any]:
+    """``template`` (SAM or translated) as deployed with ``overrides``: its ``Rules`` checked
+    (:class:`RuleFailedError`), resources and outputs whose ``Condition`` is false removed, every ``Fn::If``
+    replaced by its chosen branch and every ``AWS::NoValue`` dropped; other intrinsics are left as they are.
+
+    Checks and tests read the template a reseller with one or two platforms deploys through it, since
+    neither ``sam validate`` nor checkov takes parameter values. ``rules_only``: check the Rules and return
+    ``template`` as it is."""
+    values = parameter_values(template, overrides)
+    raw = template.get("Conditions") or {}
+    cache: dict[str, bool] = {}
+
+    def condition(name: str) -> bool:
+        if name not in cache:
+            if name not in raw:
+                raise ValueError(f"condition {name} is not declared")
+            cache[name] = bool(evaluate(raw[name]))
+        return cache[name]
+
+    functions: dict[str, Callable[[Any], Any]] = {
+        "Fn::Equals": lambda arg: str(evaluate(arg[0])) == str(evaluate(arg[1])),
+        "Fn::Not": lambda arg: not evaluate(arg[0]),
+        "Fn::And": lambda arg: all(evaluate(item) for item in arg),
+        "Fn::Or": lambda arg: any(evaluate(item) for item in arg),
+        "Condition": condition,
+    }
+
+    def evaluate(value: Any) -> Any:
+        if not isinstance(value, dict) or len(value) != 1:
+            return value
+        ((key, arg),) = value.items()
+        if key == "Ref" and arg in values:
+            return values[arg]
+        if key in functions:
+            return functions[key](arg)
+        raise ValueError(f"cannot evaluate {value!r} without deploying")
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, list):
+            return [item for item in (resolve(v) for v in value) if item is not _NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if value == {"Ref": "AWS::NoValue"}:
+            return _NO_VALUE
+        if len(value) == 1 and "Fn::If" in value:
+            name, when_true, when_false = value["Fn::If"]
+            return resolve(when_true if condition(name) else when_false)
+        resolved = {key: resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
+
+    for name, rule in (template.get("Rules") or {}).items():
+        if "RuleCondition" in rule and not evaluate(rule["RuleCondition"]):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not evaluate(assertion["Assert"]):
+                raise RuleFailedError(f"rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
+    if rules_only:
+        return template
+
+    result = {key: value for key, value in template.items() if key not in ("Conditions", "Resources", "Outputs")}
+    for section in ("Resources", "Outputs"):
+        if section in template:
+            result[section] = {
+                logical_id: resolve({key: value for key, value in entry.items() if key != "Condition"})
+                for logical_id, entry in template[section].items()
+                if "Condition" not in entry or condition(entry["Condition"])
+            }
+    if "Globals" in template:
+        result["Globals"] = resolve(template["Globals"])
     return result

@@ -36,7 +36,7 @@ from ordersync_tools.local.resources import LocalResources, ResourceBuilder, Sch
 from ordersync_tools.local.schedules import ScheduleExpressionError, Timer
 from ordersync_tools.local.state import remove_state, write_state
 from ordersync_tools.local.stream import StreamEventSource, send_to_queue
-from ordersync_tools.local.template import ACCOUNT_ID, REGION, Template
+from ordersync_tools.local.template import ACCOUNT_ID, REGION, Template, base_url_parameters, load_template
 from ordersync_tools.simulators import simulator_module
 from ordersync_tools.simulators.base import Faults
 
@@ -67,7 +67,10 @@ class LocalOptions:
     speed: float = 1.0
     client_token: str | None = None
     platform_urls: dict[Platform, str] = field(default_factory=dict)
+    """A platform's API instead of its simulator; an empty URL leaves the platform out, as in a deployment."""
     platform_tokens: dict[Platform, str] = field(default_factory=dict)
+    platforms: frozenset[Platform] | None = None
+    """Only these platforms (``--platforms``); the others' base URL parameters are empty. ``None``: all."""
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     state_dir: Path = Path(".ordersync-local")
     simulator_orders: int = 100
@@ -164,7 +167,9 @@ class LocalRuntime:
         self._log_file = (options.state_dir / "functions.log").open("w", encoding="utf-8")
         self._events_file = (options.state_dir / "events.jsonl").open("w", encoding="utf-8")
         self._start_moto()
-        self.template = Template.from_file(options.template, options.parameter_overrides)
+        # The platforms come first: their base URLs are parameters, whose Conditions decide what the template holds.
+        overrides = {**options.parameter_overrides, **self._start_platforms()}
+        self.template = Template.from_file(options.template, overrides)
         self.resources = ResourceBuilder(self.template, self.endpoint).build()
         for line in self.resources.describe():
             self.reporter.line(f"  {line}")
@@ -181,7 +186,6 @@ class LocalRuntime:
                 Timer(schedule.expression, options.speed, datetime.now(UTC))
             except ScheduleExpressionError as error:
                 raise LocalRuntimeError(f"{schedule.source_id}: {error}") from error
-        self._start_platforms()
         self.specs = self._local_specs()
         self._seed_secrets()
         self._start_functions()
@@ -223,43 +227,41 @@ class LocalRuntime:
         # moto keeps its state per process, not per server: start from a clean one.
         httpx.post(f"{self.endpoint}/moto-api/reset", timeout=30).raise_for_status()
 
-    def _start_platforms(self) -> None:
-        from_template = self._template_platform_urls()
+    def _start_platforms(self) -> dict[str, str]:
+        """Decide each platform's base URL, starting a simulator where nothing else gives one, and return them as
+        parameter overrides: given on the command line (empty: left out), left out by ``--platforms``, set by
+        ``--parameter-overrides`` or a parameter default, else its simulator's."""
+        parameters = base_url_parameters(self.options.template)
+        declared = load_template(self.options.template).get("Parameters") or {}
+        overrides: dict[str, str] = {}
         for platform in Platform:
+            parameter = parameters.get(platform)
             module = simulator_module(platform)
             token = self.options.platform_tokens.get(platform) or str(module.DEFAULT_TOKEN)
             self.options.platform_tokens[platform] = token
-            url = self.options.platform_urls.get(platform)
-            if url:
-                self.platform_urls[platform] = url.rstrip("/")
-                self.reporter.line(f"  {platform.value}: {url} (given on the command line)")
+            given = self.options.platform_urls.get(platform)
+            default = (declared.get(parameter) or {}).get("Default", "") if parameter else ""
+            from_template = self.options.parameter_overrides.get(parameter, default) if parameter else ""
+            if given is not None or (self.options.platforms is not None and platform not in self.options.platforms):
+                url, source = given or "", "given on the command line"
+            elif from_template or (parameter and parameter in self.options.parameter_overrides):
+                url, source = str(from_template), "from the template's parameters"
+            else:
+                simulator = module.SIMULATOR(orders=self.options.simulator_orders, seed=1, token=token)
+                if self.options.platform_faults is not None:
+                    simulator.faults = copy.deepcopy(self.options.platform_faults)
+                simulator.start(0)
+                self.simulators[platform] = simulator
+                url, source = simulator.base_url, "simulator"
+            if parameter:
+                overrides[parameter] = url
+            if not url:
+                self.reporter.line(f"  {platform.value}: left out (empty base URL)")
                 continue
-            if platform in from_template:
-                self.platform_urls[platform] = from_template[platform].rstrip("/")
-                self.reporter.line(f"  {platform.value}: {from_template[platform]} (from the template's parameters)")
-                continue
-            simulator = module.SIMULATOR(orders=self.options.simulator_orders, seed=1, token=token)
-            if self.options.platform_faults is not None:
-                simulator.faults = copy.deepcopy(self.options.platform_faults)
-            simulator.start(0)
-            self.simulators[platform] = simulator
-            self.platform_urls[platform] = simulator.base_url
-            self.reporter.line(f"  {platform.value}: simulator on {simulator.base_url}")
-
-    def _template_platform_urls(self) -> dict[Platform, str]:
-        """Base URLs the template's environment already sets (``--parameter-overrides TicketscloudBaseUrl=...``
-        or a parameter default): the functions use them, so no simulator replaces them."""
-        assert self.template is not None  # noqa: S101
-        assert self.resources is not None  # noqa: S101
-        found: dict[Platform, str] = {}
-        for function_id in self.template.of_type("AWS::Lambda::Function"):
-            environment = self.template.properties(function_id).get("Environment") or {}
-            variables = self.resources.resolver.resolve(environment.get("Variables") or {})
-            for platform in Platform:
-                value = variables.get(_variable(platform, "BASE_URL"))
-                if isinstance(value, str) and value:
-                    found.setdefault(platform, value)
-        return found
+            self.platform_urls[platform] = url.rstrip("/")
+            where = f"simulator on {url}" if source == "simulator" else f"{url} ({source})"
+            self.reporter.line(f"  {platform.value}: {where}")
+        return overrides
 
     def _local_specs(self) -> dict[str, FunctionSpec]:
         assert self.template is not None  # noqa: S101
@@ -271,7 +273,7 @@ class LocalRuntime:
             self._error(logical_id, f"not run locally: {reason}")
         overrides = {_variable(platform, "BASE_URL"): url for platform, url in self.platform_urls.items()}
         defaults: dict[str, str] = {}
-        for platform in Platform:  # what a platform's simulator needs set when the template leaves it empty
+        for platform in self.platform_urls:  # what a platform's simulator needs set when the template leaves it empty
             simulator = importlib.import_module(f"ordersync_tools.simulators.{platform.value}")
             defaults |= getattr(simulator, "LOCAL_ENVIRONMENT", {})
         local: dict[str, FunctionSpec] = {}
@@ -282,7 +284,7 @@ class LocalRuntime:
         return local
 
     def _seed_secrets(self) -> None:
-        for platform in Platform:
+        for platform in self.platform_urls:  # a platform left out has no secret, as in a deployment
             key = _variable(platform, "SECRET_NAME")
             names = {spec.environment[key] for spec in self.specs.values() if spec.environment.get(key)}
             for name in names:

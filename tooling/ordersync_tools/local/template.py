@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from ordersync.models import Platform
 from ordersync_tools.infra import template as infra_template
 
 REGION = "us-east-1"
@@ -51,6 +52,21 @@ def load_template(path: Path) -> dict[str, Any]:
     if not isinstance(loaded, dict) or not isinstance(loaded.get("Resources"), dict):
         raise LocalTemplateError(f"{path.name} has no Resources")
     return loaded
+
+
+def base_url_parameters(path: Path) -> dict[Platform, str]:
+    """The parameter that sets each platform's ``<PREFIX>_BASE_URL`` in the template's Globals (an empty value
+    leaves the platform out through the template's Conditions); platforms the Globals do not set are absent."""
+    from ordersync import platforms
+
+    source = load_template(path)
+    variables = ((source.get("Globals") or {}).get("Function") or {}).get("Environment", {}).get("Variables") or {}
+    found: dict[Platform, str] = {}
+    for platform in Platform:
+        value = variables.get(f"{platforms.profile(platform).env_prefix}_BASE_URL")
+        if isinstance(value, dict) and isinstance(value.get("Ref"), str):
+            found[platform] = value["Ref"]
+    return found
 
 
 def translate_template(path: Path, parameter_overrides: Mapping[str, str]) -> dict[str, Any]:
@@ -89,6 +105,13 @@ class Template:
             else:
                 parameters[name] = ""
                 unset.append(name)
+        # What CloudFormation would refuse (no platform at all...) is refused here too; a parameter left unset is
+        # filled by the runtime (a simulator's LOCAL_ENVIRONMENT), so no rule holds it against the run.
+        as_run = parameters | {name: f"<set by ordersync local: {name}>" for name in unset}
+        try:
+            infra_template.resolve_conditions(source, as_run, rules_only=True)
+        except infra_template.RuleFailedError as error:
+            raise LocalTemplateError(f"{path.name}: {error}") from None
         translated = translate_template(path, parameters)
         template = cls(
             root=path.parent.resolve(),

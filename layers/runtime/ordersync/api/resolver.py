@@ -97,6 +97,9 @@ class ApiServices:
     actions: ActionStore
     orders: OrderReader | None = None
     idempotency: IdempotentAcceptance | None = None
+    configured: frozenset[Platform] | None = None
+    """The platforms this deployment talks to (a base URL each); ``None``: all of them. The routes of a platform
+    left out stay (SAM cannot make one event of a function conditional): its actions answer ``404``."""
 
 
 class OrderList(BaseModel):
@@ -154,6 +157,13 @@ class _Requests:
         self, kind: ActionKind, order_id: str | None, payload: dict[str, Any], idempotency_key: str | None
     ) -> Response[str]:
         """Record and queue the action once per ``Idempotency-Key``; answer ``202`` with its status URL."""
+        configured = self.services.configured
+        if configured is not None and kind.platform not in configured:
+            raise ApiError(
+                404,
+                "platform_not_configured",
+                f"this deployment does not talk to {kind.platform.value} (its base URL parameter is empty)",
+            )
         caller = self.require(kind.platform, Access.ACT)
 
         def do_accept() -> dict[str, Any]:

@@ -5,6 +5,9 @@ The lease is a conditional write with an expiry, not reserved concurrency: the l
 pollers outside Lambda, a manual invocation must not race the schedule, and an expiry lets the next run take
 over from a run that was killed without releasing. Every checkpoint is conditional on still holding the
 lease, so a run that lost it can never move another run's cursor.
+
+``ordersync state show|reset`` reads rows with ``get``/``list`` and resets one with ``reset``: a conditional write
+that refuses while a run holds an unexpired lease, so it cannot race a run that is taking or renewing it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,18 @@ from ordersync.timefmt import from_iso, to_iso
 COUNTER_PREFIX = "n_"
 
 
+class LeaseHeldError(RuntimeError):
+    """A reset was refused: a run holds the poller's lease until ``state.lease_expires_at``."""
+
+    def __init__(self, state: PollState) -> None:
+        super().__init__(f"poller {state.poller!r}: a run ({state.lease_owner}) holds the lease")
+        self.state = state
+
+
+class NoPollStateError(LookupError):
+    """The poller has no row: it never ran (or the name is wrong)."""
+
+
 class PollStateRepository(DynamoDBRepository):
     """Adapter of ``PollStateTable`` (key ``poller``)."""
 
@@ -29,6 +44,38 @@ class PollStateRepository(DynamoDBRepository):
         response = self.client.get_item(TableName=self.table_name, Key={"poller": {"S": poller}}, ConsistentRead=True)
         item = response.get("Item")
         return None if item is None else _to_state(item)
+
+    def list(self) -> list[PollState]:
+        """Every poller's row, by name (the table holds one row per poller: a few dozen at most)."""
+        states: list[PollState] = []
+        for page in self.client.get_paginator("scan").paginate(TableName=self.table_name, ConsistentRead=True):
+            states.extend(_to_state(item) for item in page.get("Items", []))
+        return sorted(states, key=lambda state: state.poller)
+
+    def reset(self, poller: str, *, now: datetime) -> PollState:
+        """Forget the poller's cursor and checkpoint, so that its next run starts a first window again (from
+        ``SYNC_START_DATE``); counters and run history stay. One conditional write: refused with
+        ``LeaseHeldError`` while a run holds an unexpired lease, ``NoPollStateError`` when there is no row.
+        Returns the state as it was before the reset."""
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key={"poller": {"S": poller}},
+                UpdateExpression="SET last_reset_at = :now "
+                "REMOVE poll_cursor, checkpoint, lease_owner, lease_expires_at",
+                ConditionExpression="attribute_exists(poller) AND "
+                "(attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)",
+                ExpressionAttributeValues={":now": {"S": to_iso(now)}},
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if not is_conditional_check_failure(error):
+                raise
+            current = self.get(poller)
+            if current is None:
+                raise NoPollStateError(poller) from error
+            raise LeaseHeldError(current) from error
+        return _to_state(response["Attributes"])
 
     def acquire(self, poller: str, owner: str, *, now: datetime, lease_for: timedelta) -> PollState | None:
         """Take the lease unless another owner holds an unexpired one; the state as it is after taking it."""
@@ -142,6 +189,8 @@ def _to_state(item: dict[str, Any]) -> PollState:
         last_run_id=plain.get("last_run_id"),
         lease_owner=plain.get("lease_owner"),
         lease_expires_at=from_iso(plain["lease_expires_at"]) if plain.get("lease_expires_at") else None,
+        last_run_started_at=from_iso(plain["last_run_started_at"]) if plain.get("last_run_started_at") else None,
+        last_reset_at=from_iso(plain["last_reset_at"]) if plain.get("last_reset_at") else None,
         counters={
             name.removeprefix(COUNTER_PREFIX): int(value)
             for name, value in plain.items()

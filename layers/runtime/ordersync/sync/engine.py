@@ -20,13 +20,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, NotRequired, TypedDict, Unpack
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict
 
-from ordersync.config import Settings
+from ordersync.config import SYNC_START_DEFAULT, Settings
 from ordersync.models import Order, OrderPage, Platform, QuarantinedRecord, utc_now
 from ordersync.platform_port import ListQuery, PlatformClient, PlatformProfile
 from ordersync.sync.ports import LeaseLostError, OrderStore, PollState, PollStateStore
@@ -38,8 +38,8 @@ logger = Logger(child=True)
 Outcome = Literal["completed", "stopped_for_time", "skipped_lease_held", "lease_lost", "failed"]
 
 LEASE_MARGIN = timedelta(seconds=30)
-INITIAL_FROM = datetime(2000, 1, 1, tzinfo=UTC)
-"""Where a first window starts: before any order of any platform."""
+INITIAL_FROM = SYNC_START_DEFAULT
+"""Where a first window starts unless ``SYNC_START_DATE`` says otherwise: before any order of any platform."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,11 @@ class PollOptions:
     @classmethod
     def from_settings(cls, profile: PlatformProfile, settings: Settings, **overrides: Any) -> PollOptions:
         lookback = max(timedelta(minutes=settings.poll_lookback_minutes), profile.min_lookback)
-        values: dict[str, Any] = {"lookback": lookback, "concurrency": settings.poll_concurrency}
+        values: dict[str, Any] = {
+            "lookback": lookback,
+            "concurrency": settings.poll_concurrency,
+            "initial_from": settings.sync_start_date,
+        }
         return cls(**(values | overrides))
 
 

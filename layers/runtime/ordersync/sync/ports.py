@@ -30,6 +30,12 @@ class PollState(BaseModel):
     lease_owner: str | None = None
     lease_expires_at: UtcDatetime | None = None
     counters: dict[str, int] = Field(default_factory=dict)
+    last_run_started_at: UtcDatetime | None = None
+    last_reset_at: UtcDatetime | None = Field(default=None, description="When `ordersync state reset` last ran")
+
+    def lease_held(self, now: datetime) -> bool:
+        """Whether a run holds the lease at ``now`` (an expired lease is free to take, or to reset)."""
+        return self.lease_expires_at is not None and self.lease_expires_at >= now
 
 
 class OrderWriter(Protocol):
