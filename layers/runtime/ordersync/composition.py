@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from ordersync.platform_port import PlatformClient, PlatformProfile
     from ordersync.sync.engine import PollReport
     from ordersync.sync.events import ChangeEvent
+    from ordersync.webhooks.consumer import WebhookConsumer
+    from ordersync.webhooks.ports import OrderFetcher
+    from ordersync.webhooks.receiver import WebhookReceiver
 
 __all__ = [
     "Settings",
@@ -49,6 +52,9 @@ __all__ = [
     "poll_statuses",
     "reset",
     "settings",
+    "subscriber_secret",
+    "webhook_consumer",
+    "webhook_receiver",
 ]
 
 
@@ -216,3 +222,60 @@ def reset() -> None:
     change_events.cache_clear()
     api.cache_clear()
     action_worker.cache_clear()
+    webhook_receiver.cache_clear()
+    webhook_consumer.cache_clear()
+    _webhook_fetcher.cache_clear()
+
+
+# -- webhooks ----------------------------------------------------------------------------------------------
+@cache
+def webhook_receiver() -> WebhookReceiver:
+    """The webhook route's service: secret check, body reading and queueing, per platform with webhooks."""
+    from ordersync import platforms
+    from ordersync.aws.webhook_queue import WebhookQueue
+    from ordersync.webhooks.receiver import WebhookReceiver
+
+    config = settings()
+    return WebhookReceiver(
+        queue=WebhookQueue(config.webhook_queue_url),
+        secrets=_webhook_secrets,
+        readers=platforms.webhook_module,
+        profiles=platforms.profile,
+        coalesce_seconds=config.webhook_coalesce_seconds,
+        metrics=metrics(),
+    )
+
+
+def _webhook_secrets(platform: Platform) -> tuple[str, ...]:
+    from ordersync import platforms
+    from ordersync.aws.secrets import webhook_secrets
+
+    name = str(getattr(platforms.platform_settings(platform), "webhook_secret_name", ""))
+    return webhook_secrets(name) if name else ()
+
+
+@cache
+def webhook_consumer() -> WebhookConsumer:
+    """The hints queue's consumer: reads each hinted order by id, writes it like a poll. Its platform clients
+    are built on first use and kept for the container."""
+    from ordersync.webhooks.consumer import WebhookConsumer
+
+    return WebhookConsumer(fetchers=_webhook_fetcher, store=order_repository(), metrics=metrics())
+
+
+@cache
+def _webhook_fetcher(platform: Platform) -> OrderFetcher:
+    from ordersync import platforms
+
+    module = platforms.webhook_module(platform)
+    if module is None:
+        raise ValueError(f"{platform.value} sends no webhooks")
+    fetcher: OrderFetcher = module.fetcher(platform_client(platform))
+    return fetcher
+
+
+def subscriber_secret() -> str:
+    """The signing secret of the partner subscription (``whsec_...``), from Secrets Manager."""
+    from ordersync.aws.secrets import subscriber_signing_secret
+
+    return subscriber_signing_secret(settings().subscriber_secret_name)

@@ -35,6 +35,16 @@ class Settings(BaseModel):
         description="How long a fulfilled order whose platform can still refund it stays under status checks",
     )
     actions_max_receive_count: int = Field(default=5, ge=1, description="The actions queue's maxReceiveCount")
+    webhook_queue_url: str = Field(default="", description="The webhook hints queue (webhook receiver only)")
+    webhook_coalesce_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=900,
+        description="Hints of one order within this window cause one read after it (the hints queue's delay)",
+    )
+    subscriber_secret_name: str = Field(
+        default="", description="The Standard Webhooks signing secret of the partner subscription (signer only)"
+    )
     event_detail: Literal["full", "redacted"] = Field(
         default="redacted",
         description="Change events without personal data (redacted: no customer) or with it (full)",

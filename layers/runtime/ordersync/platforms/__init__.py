@@ -31,6 +31,7 @@ __all__ = [
     "profile",
     "secret_name",
     "still_moving",
+    "webhook_module",
 ]
 
 
@@ -39,6 +40,14 @@ class _ProfileModule(Protocol):
     Settings: type[PlatformSettings]
 
     def build_client(self, config: Any, token: str, *, timeout_seconds: float) -> PlatformClient: ...
+
+
+class _WebhookModule(Protocol):
+    def order_id_of(self, body: Any) -> str | None: ...
+
+    def event_type_of(self, body: Any) -> str | None: ...
+
+    def fetcher(self, client: Any) -> Any: ...
 
 
 class _ActionsModule(Protocol):
@@ -98,3 +107,12 @@ def action_handlers(platform: Platform) -> Mapping[str, ActionHandler]:
 def still_moving() -> dict[Platform, frozenset[OrderStatus]]:
     """The final statuses each platform can still move on from (its profile's ``still_moving``)."""
     return {platform: profile(platform).still_moving for platform in Platform}
+
+
+def webhook_module(platform: Platform) -> _WebhookModule | None:
+    """``platform``'s webhook reading (``platforms.<platform>.webhook``: ``order_id_of``, ``event_type_of`` and
+    ``fetcher``, the read of one order by id); None when it sends no webhooks."""
+    name = f"{_package(platform)}.webhook"
+    if importlib.util.find_spec(name) is None:
+        return None
+    return cast("_WebhookModule", importlib.import_module(name))
