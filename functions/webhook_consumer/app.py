@@ -32,4 +32,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "webhook hints read",
         extra={"reads": report.reads, "changed": report.changed, "not_found": report.not_found},
     )
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in report.failed_message_ids]}
+    return {
+        "batchItemFailures": [{"itemIdentifier": message_id} for message_id in report.failed_message_ids],
+        # Ignored by the SQS event source; ``ordersync local`` counts them for its summary.
+        "webhook_reads": report.reads,
+        "webhook_changed": report.changed,
+    }
