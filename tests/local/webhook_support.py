@@ -64,7 +64,10 @@ def events_of(runtime: LocalRuntime, order_id: str, detail_type: str | None = No
     path = runtime.options.state_dir / "events.jsonl"
     found = []
     for line in path.read_text(encoding="utf-8").splitlines():
-        event = json.loads(line)
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # the line being written
         detail = event.get("detail") or {}
         if detail.get("order_id") == order_id and (detail_type is None or event.get("detail-type") == detail_type):
             found.append(event)
