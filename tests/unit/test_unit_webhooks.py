@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -208,3 +210,15 @@ def test_a_tampered_body_does_not_verify() -> None:
 def test_one_event_published_twice_is_one_message_id_and_versions_differ_between_changes() -> None:
     assert delivery_body(change_event())[0] == delivery_body(change_event())[0]
     assert delivery_body(change_event(3))[0] != delivery_body(change_event(4))[0]
+
+
+def test_the_readme_verifier_accepts_a_signed_delivery_and_refuses_a_tampered_one() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    (code,) = re.findall(r"```python\n(import base64, hashlib, hmac, time\n.*?)```", readme, flags=re.DOTALL)
+    assert len([line for line in code.splitlines() if line.strip()]) <= 10  # "in ten lines"
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 - the README's own snippet, run as a partner would
+    secret = new_secret()
+    delivery = sign_event(change_event(), secret, timestamp=int(time.time()))
+    assert namespace["verify"](secret, delivery.headers, delivery.body.encode())
+    assert not namespace["verify"](secret, delivery.headers, delivery.body.replace("3", "4").encode())
