@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import NOW, Clock, order, with_status
+from builders import NOW, Clock, FakeLambdaContext, load_event, order, with_status
 from fakes import FakeHintQueue, FakeOrderFetcher, FakeOrderStore
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -222,3 +223,45 @@ def test_the_readme_verifier_accepts_a_signed_delivery_and_refuses_a_tampered_on
     delivery = sign_event(change_event(), secret, timestamp=int(time.time()))
     assert namespace["verify"](secret, delivery.headers, delivery.body.encode())
     assert not namespace["verify"](secret, delivery.headers, delivery.body.replace("3", "4").encode())
+
+
+# -- the handlers, with the sample events ---------------------------------------------------------------------------
+def load_handler(name: str) -> Any:
+    path = Path(__file__).resolve().parents[2] / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"app_{name}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")  # the fakes emit none
+def test_the_receiver_handler_answers_202_for_the_sample_event_with_its_secret(
+    monkeypatch: pytest.MonkeyPatch, queue: FakeHintQueue
+) -> None:
+    app = load_handler("webhook_receiver")
+    receiver = WebhookReceiver(
+        queue=queue,
+        secrets=lambda platform: ("replace-with-the-current-secret",),
+        readers=platforms.webhook_module,
+        profiles=platforms.profile,
+    )
+    monkeypatch.setattr(app, "webhook_receiver", lambda: receiver)
+    answer = app.lambda_handler(load_event("api-post-ticketscloud-webhook.json"), FakeLambdaContext())
+    assert answer["statusCode"] == 202
+    assert json.loads(answer["body"])["outcome"] == "accepted"
+    assert [hint.order_id for hint in queue.sent] == [ORDER_ID]
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")  # the fakes emit none
+def test_the_consumer_handler_reads_the_sample_hint_and_reports_no_failure(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock
+) -> None:
+    app = load_handler("webhook_consumer")
+    fetcher = FakeOrderFetcher(order(ORDER_ID))
+    monkeypatch.setattr(app, "webhook_consumer", lambda: consumer_for(fetcher, FakeOrderStore(), clock))
+    answer = app.lambda_handler(load_event("sqs-fifo-webhook-hints.json"), FakeLambdaContext())
+    assert answer["batchItemFailures"] == []
+    assert (answer["webhook_reads"], answer["webhook_changed"]) == (1, 1)
+    assert fetcher.reads == [ORDER_ID]
