@@ -1,10 +1,11 @@
 """Benchmark of webhooks in: how long from an order paid at the platform to its ``Order Status Changed`` event,
 through ``ordersync local`` with the project's template, polling set to once an hour (so only webhooks move it).
 
-Run: ``python tests/benchmarks/bench_webhooks.py [--changes 50] [--flood 1000]``. Everything runs on this machine in
-one process: moto, the Ticketscloud simulator, the local API and one warm process per function. Each change is one
-order paid at the simulator (whose webhook the local API receives); the lag is measured until the event shows in the runtime's
-event log (``events.jsonl``, read every 20 ms). The changes run one after another, so each is measured alone.
+Run: ``python tests/benchmarks/bench_webhooks.py [--changes 50] [--flood 1000]``. Everything runs on this machine
+in one process: moto, the Ticketscloud simulator, the local API and one warm process per function. Each change is
+one order paid at the simulator (whose webhook the local API receives); the lag is measured until the event shows
+in the runtime's event log (``events.jsonl``, read every 20 ms). The changes run one after another, so each is
+measured alone.
 
 Beside it, the poll-only figure: without webhooks a change waits for the next list poll, so its lag is uniform over
 the poll period plus the poll's run (median period/2 + run, worst period + run); the run is measured here (one
