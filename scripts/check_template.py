@@ -40,6 +40,10 @@ IGNORED_CHECKS = [
 ]
 
 
+def _type(template: dict[str, Any], name: str) -> str:
+    return str(template["Parameters"][name].get("Type", ""))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("template", nargs="?", default=str(ROOT / "template.yaml"))
@@ -72,10 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         template_path.parent.mkdir(parents=True, exist_ok=True)
         template_path.write_text(json.dumps(resolved, indent=2), encoding="utf-8")
         # SSM-typed parameters hold a parameter's name, not the value CloudFormation would resolve it to.
+        # A CommaDelimitedList is given to cfn-lint as the list CloudFormation makes of it.
         plain = {
-            name: value
+            name: value.split(",")
+            if _type(resolved, name) == "CommaDelimitedList" and isinstance(value, str)
+            else value
             for name, value in parameter_values(resolved).items()
-            if not str(resolved["Parameters"][name].get("Type", "")).startswith("AWS::SSM::")
+            if not _type(resolved, name).startswith("AWS::SSM::")
         }
         config["parameters"] = [ParameterSet(source=None, parameters=plain)]
         # Parameters that fed only the Conditions just evaluated are unused now, as intended.

@@ -15,6 +15,7 @@ from ordersync_tools.infra.template import load_template, translate_template
 
 from ordersync.actions import telemetry as action_telemetry
 from ordersync.sync import telemetry as sync_telemetry
+from ordersync.webhooks import telemetry as webhook_telemetry
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -36,6 +37,7 @@ def translated_resources() -> dict[str, Any]:
 def emitted_metric_names() -> set[str]:
     """Every literal ``add_metric(name=...)`` in the metric sources, and every ``ActionMetric``."""
     names = {metric.value for metric in action_telemetry.ActionMetric}
+    names |= {metric.value for metric in webhook_telemetry.WebhookMetric}
     for source in METRIC_SOURCES:
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_metric":
@@ -112,6 +114,8 @@ def test_the_dashboard_shows_the_queues_the_stream_and_the_api(translated_resour
         "${ActionsDeadLetterQueue.QueueName}",
         "${PollerDeadLetterQueue.QueueName}",
         "${StreamFailureQueue.QueueName}",
+        "${WebhookQueue.QueueName}",
+        "${WebhookDeadLetterQueue.QueueName}",
     }
 
 

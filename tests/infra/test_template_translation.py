@@ -24,6 +24,7 @@ EVERY_PLATFORM = {
     "Bizon365BaseUrl": "https://bizon365.example.com",
     "Bizon365ProjectId": "12345",
     "EcardsBaseUrl": "https://ecards.example.com",
+    "SubscriberEndpoint": "https://partner.example.com/hooks",  # the optional partner subscription, too
 }
 
 SECRETS_BY_FUNCTION = {
@@ -33,6 +34,9 @@ SECRETS_BY_FUNCTION = {
     "StatusPollerFunction": {"TicketscloudSecret", "Bizon365Secret", "EcardsSecret"},
     "StreamConsumerFunction": set(),
     "AuthorizerFunction": set(),
+    "WebhookReceiverFunction": {"TicketscloudWebhookSecret"},
+    "WebhookConsumerFunction": {"TicketscloudSecret"},
+    "WebhookSignerFunction": {"SubscriberSigningSecret"},
 }
 
 
@@ -85,7 +89,9 @@ def referenced_ids(value: Any) -> set[str]:
 
 def test_translation_leaves_no_serverless_resource(resources: dict[str, Any]) -> None:
     assert [rid for rid, resource in resources.items() if resource["Type"].startswith("AWS::Serverless::")] == []
-    assert sum(resource["Type"] == "AWS::Lambda::Function" for resource in resources.values()) == 9
+    assert (
+        sum(resource["Type"] == "AWS::Lambda::Function" for resource in resources.values()) == 12
+    )  # the signer included
 
 
 def test_translation_points_code_at_s3_keys_named_after_the_local_directories(resources: dict[str, Any]) -> None:
@@ -154,13 +160,13 @@ def test_each_function_reads_only_the_secrets_it_needs(
     assert readable == secrets
 
 
-def test_only_the_stream_consumer_may_put_events(resources: dict[str, Any]) -> None:
+def test_only_the_stream_consumer_and_the_webhook_signer_may_put_events(resources: dict[str, Any]) -> None:
     roles = {
         logical_id
         for logical_id, statement in statements(resources)
         if "events:PutEvents" in as_list(statement["Action"])
     }
-    assert roles == {"StreamConsumerFunctionRole"}
+    assert roles == {"StreamConsumerFunctionRole", "WebhookSignerFunctionRole"}
 
 
 def test_schedules_are_named_per_stage(resources: dict[str, Any]) -> None:

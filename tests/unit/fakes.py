@@ -685,3 +685,38 @@ class FakeClientLookup:
             if client.token_hash == digest and client.verifies(token):
                 return client
         return None
+
+
+# -- webhooks -----------------------------------------------------------------------------------------------------
+class FakeHintQueue:
+    """``webhooks.ports.HintQueue`` with SQS FIFO's deduplication: a repeated ``coalesce_id`` is dropped."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+        self.coalesce_ids: set[str] = set()
+        self.fail: Exception | None = None
+
+    def send(self, hint: Any, *, coalesce_id: str) -> None:
+        if self.fail is not None:
+            raise self.fail
+        if coalesce_id in self.coalesce_ids:
+            return
+        self.coalesce_ids.add(coalesce_id)
+        self.sent.append(hint)
+
+
+class FakeOrderFetcher:
+    """``webhooks.ports.OrderFetcher``: orders by id, each read counted; an unknown id is a 404."""
+
+    def __init__(self, *orders: Order) -> None:
+        self.orders = {o.order_id: o for o in orders}
+        self.reads: list[str] = []
+        self.fail: Exception | None = None
+
+    def get_order(self, order_id: str) -> Order:
+        self.reads.append(order_id)
+        if self.fail is not None:
+            raise self.fail
+        if order_id not in self.orders:
+            raise PermanentError(Platform.TICKETSCLOUD, f"order {order_id} not found", status_code=404)
+        return self.orders[order_id]

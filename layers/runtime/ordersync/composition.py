@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from ordersync.platform_port import PlatformClient, PlatformProfile
     from ordersync.sync.engine import PollReport
     from ordersync.sync.events import ChangeEvent
+    from ordersync.webhooks.consumer import WebhookConsumer
+    from ordersync.webhooks.ports import OrderFetcher
+    from ordersync.webhooks.receiver import WebhookReceiver
 
 __all__ = [
     "Settings",
@@ -54,6 +57,9 @@ __all__ = [
     "poll_statuses",
     "reset",
     "settings",
+    "subscriber_secret",
+    "webhook_consumer",
+    "webhook_receiver",
 ]
 
 
@@ -266,3 +272,70 @@ def reset() -> None:
     api.cache_clear()
     action_worker.cache_clear()
     action_reconciler.cache_clear()
+    webhook_receiver.cache_clear()
+    webhook_consumer.cache_clear()
+    _webhook_fetcher.cache_clear()
+
+
+# -- webhooks ----------------------------------------------------------------------------------------------
+@cache
+def webhook_receiver() -> WebhookReceiver:
+    """The webhook route's service: secret check, body reading and queueing, per platform with webhooks."""
+    from ordersync import platforms
+    from ordersync.aws.webhook_queue import WebhookQueue
+    from ordersync.webhooks.receiver import WebhookReceiver
+
+    config = settings()
+    return WebhookReceiver(
+        queue=WebhookQueue(config.webhook_queue_url),
+        secrets=_webhook_secrets,
+        readers=_configured_webhook_module,
+        profiles=platforms.profile,
+        coalesce_seconds=config.webhook_coalesce_seconds,
+        metrics=metrics(),
+    )
+
+
+def _configured_webhook_module(platform: Platform) -> Any:
+    """The platform's webhook reading, or None when it sends none or is left out of this deployment (404)."""
+    from ordersync import platforms
+
+    configured = configured_platforms()
+    if configured and platform not in configured:
+        return None
+    return platforms.webhook_module(platform)
+
+
+def _webhook_secrets(platform: Platform) -> tuple[str, ...]:
+    from ordersync import platforms
+    from ordersync.aws.secrets import webhook_secrets
+
+    name = str(getattr(platforms.platform_settings(platform), "webhook_secret_name", ""))
+    return webhook_secrets(name) if name else ()
+
+
+@cache
+def webhook_consumer() -> WebhookConsumer:
+    """The hints queue's consumer: reads each hinted order by id, writes it like a poll. Its platform clients
+    are built on first use and kept for the container."""
+    from ordersync.webhooks.consumer import WebhookConsumer
+
+    return WebhookConsumer(fetchers=_webhook_fetcher, store=order_repository(), metrics=metrics())
+
+
+@cache
+def _webhook_fetcher(platform: Platform) -> OrderFetcher:
+    from ordersync import platforms
+
+    module = platforms.webhook_module(platform)
+    if module is None:
+        raise ValueError(f"{platform.value} sends no webhooks")
+    fetcher: OrderFetcher = module.fetcher(platform_client(platform))
+    return fetcher
+
+
+def subscriber_secret() -> str:
+    """The signing secret of the partner subscription (``whsec_...``), from Secrets Manager."""
+    from ordersync.aws.secrets import subscriber_signing_secret
+
+    return subscriber_signing_secret(settings().subscriber_secret_name)

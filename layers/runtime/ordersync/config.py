@@ -57,6 +57,16 @@ class Settings(BaseModel):
     action_max_attempts: int = Field(default=5, ge=1, description="Real attempts (platform calls) per action")
     action_retry_base_seconds: float = Field(default=5.0, ge=0, description="Backoff after the first failed attempt")
     action_retry_max_seconds: float = Field(default=300.0, ge=0, le=43_200, description="Longest backoff")
+    webhook_queue_url: str = Field(default="", description="The webhook hints queue (webhook receiver only)")
+    webhook_coalesce_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=900,
+        description="Hints of one order within this window cause one read after it (the hints queue's delay)",
+    )
+    subscriber_secret_name: str = Field(
+        default="", description="The Standard Webhooks signing secret of the partner subscription (signer only)"
+    )
     event_detail: Literal["full", "redacted"] = Field(
         default="redacted",
         description="Change events without personal data (redacted: no customer) or with it (full)",

@@ -71,6 +71,19 @@ def register(subparsers: Any) -> None:
             "slow-seconds=3 (shares of requests; see README 'Platform faults')"
         ),
     )
+    parser.add_argument(
+        "--subscriber-url",
+        type=http_url,
+        help="deliver change events to this URL, signed per Standard Webhooks (webhook-id, -timestamp, -signature)",
+    )
+    parser.add_argument("--subscriber-secret", help="the signing secret, whsec_<base64> (default: a new one, printed)")
+    parser.add_argument(
+        "--no-webhooks", action="store_true", help="the simulators do not call the webhook routes on order changes"
+    )
+    parser.add_argument(
+        "--webhook-faults",
+        help="faults of the simulators' webhook calls, e.g. lost=0.1,repeated=0.2,out_of_order=0.1,bad_secret=0.05",
+    )
     parser.add_argument("--summary-interval", type=float, default=2.0, help="seconds between summaries")
     parser.add_argument("--once-timeout", type=float, default=300.0, help="give up draining after this many seconds")
     parser.add_argument(
@@ -168,6 +181,10 @@ def run(args: argparse.Namespace) -> int:
         once_timeout=args.once_timeout,
         platform_faults=platform_faults(args.platform_faults),
         platforms=args.platforms,
+        webhooks=not args.no_webhooks,
+        webhook_faults=_webhook_faults(args.webhook_faults),
+        subscriber_url=args.subscriber_url,
+        subscriber_secret=args.subscriber_secret,
     )
     runtime = LocalRuntime(options, reporter)
 
@@ -203,6 +220,15 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(restored, handler)
         reporter.line("ordersync local: stopped", type="stopped")
     return code
+
+
+def _webhook_faults(text: str | None) -> dict[str, float]:
+    from ordersync_tools.local.webhooks import parse_faults
+
+    try:
+        return parse_faults(text)
+    except ValueError:
+        raise CliError(f"--webhook-faults {text!r}: write name=probability pairs, e.g. lost=0.1,repeated=0.2") from None
 
 
 def _banner(runtime: Any, seconds: float) -> None:

@@ -37,6 +37,7 @@ from ordersync_tools.local.schedules import ScheduleExpressionError, Timer
 from ordersync_tools.local.state import remove_state, write_state
 from ordersync_tools.local.stream import StreamEventSource, send_to_queue
 from ordersync_tools.local.template import ACCOUNT_ID, REGION, Template, base_url_parameters, load_template
+from ordersync_tools.local.webhooks import LocalSubscriber, render_webhooks, webhook_secret
 from ordersync_tools.simulators import simulator_module
 from ordersync_tools.simulators.base import Faults
 
@@ -76,6 +77,13 @@ class LocalOptions:
     simulator_orders: int = 100
     once_timeout: float = 300.0
     platform_faults: Faults | None = None  # every simulator's fault injection (--platform-faults)
+    webhooks: bool = True
+    """The simulators call the API's webhook routes on every order change."""
+    webhook_faults: dict[str, float] = field(default_factory=dict)
+    """``WebhookFaults`` of the simulators' calls (lost, repeated, out_of_order, bad_secret: probabilities)."""
+    subscriber_url: str | None = None
+    """Deliver change events there, signed per Standard Webhooks."""
+    subscriber_secret: str | None = None
 
 
 @dataclass
@@ -156,6 +164,10 @@ class LocalRuntime:
         self._stats_lock = threading.Lock()
         self._log_file: TextIO | None = None
         self._events_file: TextIO | None = None
+        self.webhook_senders: dict[Platform, Any] = {}
+        self.subscriber: LocalSubscriber | None = None
+        self.webhook_reads = 0
+        self.webhook_changed = 0
 
     # == start ======================================================================================
     def start(self) -> None:
@@ -191,6 +203,7 @@ class LocalRuntime:
         self._start_functions()
         self.client_token = self._demo_client()
         self._start_api()
+        self._start_webhooks()
         self._wire_event_sources()
         self._publish_state()
 
@@ -337,6 +350,40 @@ class LocalRuntime:
             gateway.start()
             self.gateways.append(gateway)
 
+    def _start_webhooks(self) -> None:
+        """Point each simulator that sends webhooks at its route of the local API, with the route's secret; start
+        the subscriber delivery when ``--subscriber-url`` is given."""
+        if self.options.subscriber_url:
+            self.subscriber = LocalSubscriber(
+                self.options.subscriber_url,
+                secret=self.options.subscriber_secret,
+                on_error=lambda message: self._error("subscriber", message),
+            )
+            self.subscriber.start()
+            self.reporter.line(
+                f"  subscriber: change events to {self.subscriber.url}, signing secret {self.subscriber.secret}",
+                type="subscriber",
+                url=self.subscriber.url,
+                secret=self.subscriber.secret,
+            )
+        if not self.options.webhooks or not self.gateways:
+            return
+        gateway = self.gateways[0]
+        for platform, simulator in self.simulators.items():
+            resource = f"/webhooks/{platform.value}/{{secret}}"
+            if not hasattr(simulator, "send_webhooks") or not any(r.resource == resource for r in gateway.api.routes):
+                continue
+            variable = _variable(platform, "WEBHOOK_SECRET_NAME")
+            names = {spec.environment.get(variable) for spec in self.specs.values()} - {None, ""}
+            secret = webhook_secret(self.endpoint, str(next(iter(names)))) if names else None
+            if secret is None:
+                self._error(platform.value, f"webhooks not wired: no secret named by {variable}")
+                continue
+            faults = simulator_module(platform).WebhookFaults(**self.options.webhook_faults)
+            url = f"{gateway.url}/webhooks/{platform.value}/{secret}"
+            self.webhook_senders[platform] = simulator.send_webhooks(url, faults)
+            self.reporter.line(f"  {platform.value}: webhooks to {gateway.url}/webhooks/{platform.value}/<secret>")
+
     def _wire_event_sources(self) -> None:
         assert self.template is not None  # noqa: S101
         assert self.resources is not None  # noqa: S101
@@ -412,6 +459,10 @@ class LocalRuntime:
             stats.seconds += outcome.duration
             if not outcome.ok:
                 stats.errors += 1
+        if isinstance(outcome.result, dict) and "webhook_reads" in outcome.result:  # the webhook consumer's
+            with self._stats_lock:
+                self.webhook_reads += int(outcome.result.get("webhook_reads", 0))
+                self.webhook_changed += int(outcome.result.get("webhook_changed", 0))
         if not outcome.ok and outcome.error_message != "Unauthorized":
             self._error(function_id, f"{outcome.error_type}: {outcome.error_message}")
         elif isinstance(outcome.result, dict) and outcome.result.get("batchItemFailures"):
@@ -481,6 +532,8 @@ class LocalRuntime:
             if self._events_file is not None:
                 self._events_file.write(json.dumps(event) + "\n")
                 self._events_file.flush()
+            if self.subscriber is not None:
+                self.subscriber.offer(event)
             moved += 1
         for delivery in self.resources.rule_deliveries:
             for message in _receive_all(sqs, delivery.queue_url):
@@ -620,21 +673,51 @@ class LocalRuntime:
             for status, count in gateway.stats.by_status.items():
                 api_requests[str(status)] += count
         api_server_errors = sum(gateway.stats.server_errors for gateway in self.gateways)
-        return {
-            "uptime_seconds": round(time.monotonic() - self.started_at, 1),
-            "orders": self._count_table("ORDERS_TABLE", ("platform", "status")),
-            "polls": polls,
-            "actions": self._count_table("ACTIONS_TABLE", ("platform", "state")),
-            "action_messages": queue,
-            "stream": stream,
-            "events_published": sum(events.values()),
-            "events_by_type": events,
-            "api_requests": dict(api_requests),
-            "functions": functions,
-            "errors": self.error_count,  # every 5xx the API answered is one of them (the gateway reports each)
-            "api_server_errors": api_server_errors,
-            "recent_errors": list(self.errors)[-5:],
-        }
+        return (
+            {
+                "uptime_seconds": round(time.monotonic() - self.started_at, 1),
+                "orders": self._count_table("ORDERS_TABLE", ("platform", "status")),
+                "polls": polls,
+                "actions": self._count_table("ACTIONS_TABLE", ("platform", "state")),
+                "action_messages": queue,
+                "stream": stream,
+                "events_published": sum(events.values()),
+                "events_by_type": events,
+                "api_requests": dict(api_requests),
+                "functions": functions,
+                "errors": self.error_count,  # every 5xx the API answered is one of them (the gateway reports each)
+                "api_server_errors": api_server_errors,
+                "recent_errors": list(self.errors)[-5:],
+            }
+            | self._webhook_summary()
+        )
+
+    def _webhook_summary(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        if self.webhook_senders:
+            deliveries = [d for sender in self.webhook_senders.values() for d in sender.deliveries]
+            answers: collections.Counter[str] = collections.Counter(
+                str(d.status) for d in deliveries if d.status is not None
+            )
+            with self._stats_lock:
+                reads, changed = self.webhook_reads, self.webhook_changed
+            found["webhooks"] = {
+                "sent": sum(answers.values()),
+                "answers": dict(answers),
+                "lost": sum(1 for d in deliveries if d.status is None),
+                "reads": reads,
+                "changed": changed,
+            }
+        if self.subscriber is not None:
+            stats = self.subscriber.stats
+            found["subscriber"] = {
+                "url": self.subscriber.url,
+                "delivered": stats.delivered,
+                "attempts": stats.attempts,
+                "failed_attempts": stats.failed_attempts,
+                "dead_lettered": stats.dead_lettered,
+            }
+        return found
 
     def _count_table(self, variable: str, attributes: tuple[str, str]) -> dict[str, dict[str, int]]:
         names = {spec.environment.get(variable) for spec in self.specs.values()} - {None, ""}
@@ -699,6 +782,7 @@ class LocalRuntime:
             container.close_input()
         for container in self.containers.values():
             container.stop()
+        self._stop_webhooks()
         for simulator in self.simulators.values():
             simulator.stop()
         if self._moto is not None:
@@ -708,6 +792,13 @@ class LocalRuntime:
             if handle is not None:
                 handle.close()
         self._log_file = self._events_file = None
+
+    def _stop_webhooks(self) -> None:
+        for simulator in self.simulators.values():
+            if hasattr(simulator, "stop_webhooks"):
+                simulator.stop_webhooks()
+        if self.subscriber is not None:
+            self.subscriber.stop()
 
     @contextlib.contextmanager
     def running(self) -> Iterator[LocalRuntime]:
@@ -773,6 +864,7 @@ def render_summary(summary: dict[str, Any]) -> str:
     )
     api = ", ".join(f"{status}: {count}" for status, count in sorted(summary["api_requests"].items()))
     lines.append(f"api requests  {api or 'none yet'}")
+    lines.extend(render_webhooks(summary))
     api_5xx = summary.get("api_server_errors", 0)
     lines.append(f"errors        {summary['errors']}" + (f" (API 5xx answers: {api_5xx})" if api_5xx else ""))
     lines.extend(f"  {error}" for error in summary["recent_errors"])

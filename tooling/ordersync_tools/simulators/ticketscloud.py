@@ -8,7 +8,9 @@ reads ``expired`` without any background thread. Tests move the clock with ``adv
 from __future__ import annotations
 
 import copy
+import queue
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -175,6 +177,7 @@ class TicketscloudSimulator(PlatformSimulator):
     ``patch_history`` and ``exports``; make things happen with ``add_orders``, ``pay``, ``cancel``, ``advance``."""
 
     platform: ClassVar[Platform] = Platform.TICKETSCLOUD
+    _webhooks: WebhookSender | None = None
 
     def __init__(
         self,
@@ -274,6 +277,8 @@ class TicketscloudSimulator(PlatformSimulator):
             created = [
                 self._create_order(now, "executed", event=event, with_customer=with_customer) for _ in range(count)
             ]
+            for order in created:
+                self._webhook(order)
             return [order.id for order in created]
 
     def start_payment(self, order_id: str) -> None:
@@ -299,6 +304,30 @@ class TicketscloudSimulator(PlatformSimulator):
             order.status = target
             if target == "done":
                 order.done_at = self.clock.now().replace(microsecond=0)
+            self._webhook(order)
+
+    # -- webhooks (``WebhookSender`` below) ------------------------------------------------------------------
+    def send_webhooks(self, url: str, faults: WebhookFaults | None = None) -> WebhookSender:
+        """From now on, ``POST {"type": "order_<status>", "data": order}`` to ``url`` on every order change (an
+        order added, paid, cancelled...), with the given faults. Returns the sender (its ``deliveries``)."""
+        self.stop_webhooks()
+        sender = WebhookSender(url, faults or WebhookFaults(), seed=self.seed)
+        sender.start()
+        self._webhooks = sender
+        return sender
+
+    def stop_webhooks(self) -> None:
+        sender = self._webhooks
+        if sender is not None:
+            sender.stop()
+            self._webhooks = None
+
+    def _webhook(self, order: SimOrder) -> None:
+        sender = self._webhooks
+        if sender is not None:
+            now = self.clock.now()
+            status = self._status(order, now)
+            sender.notify(order.id, WEBHOOK_TYPES.get(status, f"order_{status}"), self._payload(order, now))
 
     # -- data ------------------------------------------------------------------------------------------------
     def _hex_id(self) -> str:
@@ -1066,3 +1095,108 @@ def _validate_vendor_data(vendor_data: Any) -> dict[str, Any]:
 
 SIMULATOR = TicketscloudSimulator
 """This platform's simulator, as ``simulator_module`` finds it."""
+
+
+# -- webhooks: the platform calling an integration's URL on every order change ---------------------------------
+WEBHOOK_TYPES = {
+    "executed": "order_created",
+    "in_progress": "order_in_progress",
+    "done": "order_done",
+    "cancelled": "order_cancelled",
+    "expired": "order_expired",
+}
+
+
+@dataclass(frozen=True)
+class WebhookFaults:
+    """What can go wrong with the platform's calls: each a probability per call (``repeated`` sends the call
+    ``repeat_times`` more times; ``out_of_order`` holds it back ``delay_seconds`` so later ones overtake it;
+    ``bad_secret`` sends it to the URL with its last path segment replaced)."""
+
+    lost: float = 0.0
+    repeated: float = 0.0
+    repeat_times: float = 2
+    out_of_order: float = 0.0
+    delay_seconds: float = 0.5
+    bad_secret: float = 0.0
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    order_id: str
+    type: str
+    status: int | None
+    """The answer's status; None when the call was lost (never sent) or failed to connect."""
+    sent_at: float
+    """``time.monotonic()`` when it was sent."""
+    changed_at: float
+    """``time.monotonic()`` when the order changed."""
+
+
+class WebhookSender:
+    """Sends the simulator's webhook calls from one background thread, in order of the changes unless faults say
+    otherwise; ``deliveries`` records every call."""
+
+    def __init__(self, url: str, faults: WebhookFaults, *, seed: int = 1) -> None:
+        self.url = url.rstrip("/")
+        self.faults = faults
+        self.random = random.Random(seed + 7)
+        self._queue: queue.Queue[tuple[float, str, str, dict[str, Any], str] | None] = queue.Queue()
+        self._deliveries: list[WebhookDelivery] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._timers: list[threading.Timer] = []
+
+    @property
+    def deliveries(self) -> list[WebhookDelivery]:
+        with self._lock:
+            return list(self._deliveries)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ticketscloud-webhooks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def notify(self, order_id: str, event_type: str, order: dict[str, Any]) -> None:
+        changed_at = time.monotonic()
+        faults = self.faults
+        if self.random.random() < faults.lost:
+            with self._lock:
+                self._deliveries.append(WebhookDelivery(order_id, event_type, None, changed_at, changed_at))
+            return
+        url = self.url
+        if self.random.random() < faults.bad_secret:
+            url = url.rsplit("/", 1)[0] + "/not-the-secret"
+        copies = 1 + (int(faults.repeat_times) if self.random.random() < faults.repeated else 0)
+        item = (changed_at, order_id, event_type, copy.deepcopy(order), url)
+        for _ in range(copies):
+            if self.random.random() < faults.out_of_order:
+                timer = threading.Timer(faults.delay_seconds, self._queue.put, args=(item,))
+                timer.daemon = True
+                self._timers.append(timer)
+                timer.start()
+            else:
+                self._queue.put(item)
+
+    def _run(self) -> None:
+        import httpx
+
+        with httpx.Client(timeout=5.0) as client:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                changed_at, order_id, event_type, order, url = item
+                status: int | None
+                try:
+                    status = client.post(url, json={"type": event_type, "data": order}).status_code
+                except httpx.HTTPError:
+                    status = None
+                with self._lock:
+                    self._deliveries.append(WebhookDelivery(order_id, event_type, status, time.monotonic(), changed_at))

@@ -20,3 +20,26 @@ def platform_token(secret_name: str) -> str:
         raise SecretFormatError(f'secret {secret_name!r} must hold JSON {{"token": "..."}}')
     token: str = value["token"]
     return token
+
+
+WEBHOOK_SECRET_CACHE_SECONDS = 60
+"""Shorter than the platform tokens' cache: a rotated webhook secret is accepted within a minute."""
+
+
+def webhook_secrets(secret_name: str) -> tuple[str, ...]:
+    """The secrets a webhook URL may carry: JSON ``{"current": "...", "previous": "..."}``, ``previous`` optional
+    (set it to the old value while the platform still calls the old URL, then remove it)."""
+    value: Any = parameters.get_secret(secret_name, transform="json", max_age=WEBHOOK_SECRET_CACHE_SECONDS)
+    if not isinstance(value, dict) or not isinstance(value.get("current"), str) or not value["current"]:
+        raise SecretFormatError(f'secret {secret_name!r} must hold JSON {{"current": "...", "previous": "..."}}')
+    found = [value["current"], value.get("previous")]
+    return tuple(item for item in found if isinstance(item, str) and item)
+
+
+def subscriber_signing_secret(secret_name: str) -> str:
+    """The Standard Webhooks signing secret of the partner subscription: JSON ``{"secret": "whsec_..."}``."""
+    value: Any = parameters.get_secret(secret_name, transform="json", max_age=SECRET_CACHE_SECONDS)
+    if not isinstance(value, dict) or not isinstance(value.get("secret"), str) or not value["secret"]:
+        raise SecretFormatError(f'secret {secret_name!r} must hold JSON {{"secret": "whsec_..."}}')
+    secret: str = value["secret"]
+    return secret

@@ -32,6 +32,7 @@ __all__ = [
     "platform_settings",
     "profile",
     "secret_name",
+    "webhook_module",
 ]
 
 
@@ -40,6 +41,14 @@ class _ProfileModule(Protocol):
     Settings: type[PlatformSettings]
 
     def build_client(self, config: Any, token: str, *, timeout_seconds: float) -> PlatformClient: ...
+
+
+class _WebhookModule(Protocol):
+    def order_id_of(self, body: Any) -> str | None: ...
+
+    def event_type_of(self, body: Any) -> str | None: ...
+
+    def fetcher(self, client: Any) -> Any: ...
 
 
 class _ActionsModule(Protocol):
@@ -104,3 +113,12 @@ def effect_checks(platform: Platform) -> Mapping[str, EffectCheck]:
     module = importlib.import_module(name)
     checks: Mapping[str, EffectCheck] = getattr(module, "CHECKS", {})
     return checks
+
+
+def webhook_module(platform: Platform) -> _WebhookModule | None:
+    """``platform``'s webhook reading (``platforms.<platform>.webhook``: ``order_id_of``, ``event_type_of`` and
+    ``fetcher``, the read of one order by id); None when it sends no webhooks."""
+    name = f"{_package(platform)}.webhook"
+    if importlib.util.find_spec(name) is None:
+        return None
+    return cast("_WebhookModule", importlib.import_module(name))

@@ -26,6 +26,8 @@ class Settings(PlatformSettings):
 
     timezone: str = "Europe/Moscow"
     """The zone of its zone-less wall-clock times."""
+    webhook_secret_name: str = ""
+    """The Secrets Manager name holding its webhook URL's secrets (JSON ``{"current": ..., "previous": ...}``)."""
 
 
 def settings(environ: Mapping[str, str] | None = None) -> Settings:
