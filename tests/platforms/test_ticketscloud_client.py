@@ -25,6 +25,7 @@ from ticketscloud_support import (
 from ordersync.errors import (
     AuthenticationError,
     MalformedResponseError,
+    OrderNotFoundError,
     OutcomeUnknownError,
     PermanentError,
     RetryableError,
@@ -36,6 +37,7 @@ from ordersync.platforms.http import RetryPolicy
 from ordersync.platforms.ticketscloud import (
     TicketscloudClient,
     TicketscloudExportRequest,
+    TicketscloudOrder,
     TicketscloudOrderActions,
     TicketscloudOrderFilters,
     TicketscloudPatchResult,
@@ -477,6 +479,61 @@ def test_patch_refuses_a_limit_broken_past_validation_before_sending(
 
     assert raised.value.field == "vendor_data.order_id"
     assert "64" in raised.value.message
+    assert sim.requests == []
+
+
+# -- one order by id -------------------------------------------------------------------------------------
+
+
+def test_get_order_reads_one_order_by_id_as_the_platform_sends_it(
+    sim: TicketscloudSimulator, client: TicketscloudClient
+) -> None:
+    order_id = sim.order_ids()[5]
+
+    order = client.get_order(order_id)
+
+    assert order == TicketscloudOrder.model_validate(sim.order(order_id))
+    request = sim.requests[-1]
+    assert (request.method, request.path, request.status) == ("GET", f"/v2/resources/orders/{order_id}", 200)
+
+
+def test_get_order_of_an_unknown_id_is_order_not_found_keeping_the_body(
+    sim: TicketscloudSimulator, client: TicketscloudClient
+) -> None:
+    with pytest.raises(OrderNotFoundError) as caught:
+        client.get_order("0" * 24)
+
+    assert caught.value.status_code == 404
+    assert caught.value.body == {"errors": [f"Order {'0' * 24} not found"]}
+    assert len(sim.requests) == 1
+
+
+def test_get_order_is_retried_on_a_server_error(sim: TicketscloudSimulator, client: TicketscloudClient) -> None:
+    order_id = sim.order_ids()[0]
+    sim.faults.fail_next = [503]
+
+    assert client.get_order(order_id).id == order_id
+    assert [request.status for request in sim.requests] == [503, 200]
+
+
+def test_get_order_answered_with_json_that_is_not_an_order_is_malformed() -> None:
+    answer = httpx.MockTransport(lambda request: httpx.Response(200, json={"data": {"id": "x"}}))
+    http_client = httpx.Client(base_url="http://ticketscloud.test", transport=answer)
+
+    with (
+        TicketscloudClient("http://ticketscloud.test", "key", http_client=http_client, retry=RetryPolicy(1)) as client,
+        pytest.raises(MalformedResponseError, match=r"data\.number"),
+    ):
+        client.get_order("5bacf64ea0eb2f000c45160a")
+
+
+@pytest.mark.parametrize("unusable", ["a/b", "..", "", "0" * 23 + "#"])
+def test_get_order_refuses_an_unusable_order_id_before_sending(
+    sim: TicketscloudSimulator, client: TicketscloudClient, unusable: str
+) -> None:
+    with pytest.raises(ValidationFailedError, match="order_id"):
+        client.get_order(unusable)
+
     assert sim.requests == []
 
 

@@ -312,6 +312,27 @@ def test_a_patch_on_an_unknown_order_gets_404(sim: TicketscloudSimulator) -> Non
     assert patch(sim, "0" * 24, {"settings": {"send_tickets": True}}).status_code == 404
 
 
+# -- one order by id -------------------------------------------------------------------------------------
+
+
+def test_get_of_one_order_answers_it_with_its_refs(sim: TicketscloudSimulator) -> None:
+    order_id = sim.order_ids()[3]
+
+    response = raw(sim, "GET", f"{ORDERS_PATH}/{order_id}")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] == sim.order(order_id)
+    assert set(body["refs"]["events"]) == {body["data"]["event"]}
+
+
+def test_get_of_an_unknown_order_gets_404_with_a_list_of_strings(sim: TicketscloudSimulator) -> None:
+    response = raw(sim, "GET", f"{ORDERS_PATH}/{'0' * 24}")
+
+    assert response.status_code == 404
+    assert response.json() == {"errors": [f"Order {'0' * 24} not found"]}
+
+
 # -- promocodes ------------------------------------------------------------------------------------------
 
 

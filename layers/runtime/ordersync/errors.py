@@ -53,6 +53,10 @@ class PermanentError(PlatformError):
     """A 4xx other than 401/403/409/429: the request itself is wrong; the platform's error body is kept."""
 
 
+class OrderNotFoundError(PermanentError):
+    """The platform does not know the order: ``404`` on a read of it by id. The platform's body is kept."""
+
+
 class AuthenticationError(PermanentError):
     """401 or 403: the configured credentials are wrong or lack rights."""
 

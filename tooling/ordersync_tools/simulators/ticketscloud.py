@@ -208,6 +208,7 @@ class TicketscloudSimulator(PlatformSimulator):
         self.route("GET", "/v2/resources/orders", self._list)
         self.route("GET", "/v2/resources/orders/export", self._export)
         self.route("POST", "/v2/resources/orders/export", self._export)
+        self.route("GET", "/v2/resources/orders/{order_id}", self._get_order)
         self.route("PATCH", "/v2/resources/orders/{order_id}", self._patch)
         self.route("POST", "/v2/resources/orders/{order_id}", self._patch)  # the docs' headings say POST
 
@@ -533,6 +534,15 @@ class TicketscloudSimulator(PlatformSimulator):
                 "refs": self._refs(chosen),
             }
         return Response(200, body)
+
+    def _get_order(self, request: Request) -> Response:
+        """One order by id: ``{"data": order, "refs": ...}``; an unknown id is ``404`` with a list of strings."""
+        order_id = request.path_params["order_id"]
+        with self.lock:
+            order = self._orders.get(order_id)
+            if order is None:
+                raise HttpError(404, {"errors": [f"Order {order_id} not found"]})
+            return Response(200, {"data": self._payload(order, self.clock.now()), "refs": self._refs([order])})
 
     def _export(self, request: Request) -> Response:
         """GET with query parameters (the heading) and POST with JSON (the example) are both accepted."""

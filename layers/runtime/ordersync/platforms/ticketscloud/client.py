@@ -11,7 +11,13 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import ValidationError
 
-from ordersync.errors import MalformedResponseError, OutcomeUnknownError, ValidationFailedError
+from ordersync.errors import (
+    MalformedResponseError,
+    OrderNotFoundError,
+    OutcomeUnknownError,
+    PermanentError,
+    ValidationFailedError,
+)
 from ordersync.models import (
     OrderPage,
 )
@@ -28,6 +34,7 @@ from ordersync.platforms.ticketscloud.models import (
     PLATFORM,
     QUERY_TIME_FORMAT,
     TicketscloudExportRequest,
+    TicketscloudOrder,
     TicketscloudOrderActions,
     TicketscloudOrderEnvelope,
     TicketscloudOrderFilters,
@@ -94,6 +101,34 @@ class TicketscloudClient:
         params = self._filter_params(filters) | {"page": str(page), "page_size": str(page_size)}
         body = self.transport.request("GET", ORDERS_PATH, params=params)
         return parse_order_page(body, timezone=self.zone, currency=self.currency)
+
+    def get_order(self, order_id: str) -> TicketscloudOrder:
+        """One order by id, as the platform sends it (``GET /v2/resources/orders/:id``, answered
+        ``{"data": order, "refs": ...}``). Retried when safe, like a list read. ``404`` raises
+        ``OrderNotFoundError`` with the platform's body; an answer that is not an order raises
+        ``MalformedResponseError``; an id not shaped like the platform's raises ``ValidationFailedError`` unsent."""
+        return self._read_order(order_id)[0]
+
+    def _read_order(self, order_id: str) -> tuple[TicketscloudOrder, dict[str, Any], Any]:
+        """The order, the answer's ``refs`` and the order's raw record."""
+        if not PROFILE.is_order_id(order_id):
+            raise ValidationFailedError(
+                PLATFORM, "order_id", f"not a usable order id ({PROFILE.order_id_shape}): {order_id!r}"
+            )
+        path = f"{ORDERS_PATH}/{path_segment(PLATFORM, 'order_id', order_id)}"
+        try:
+            body = self.transport.request("GET", path)
+        except PermanentError as error:
+            if error.status_code == 404:
+                raise OrderNotFoundError(
+                    PLATFORM, f"GET {path}: order not found", status_code=404, body=error.body
+                ) from error
+            raise
+        try:
+            envelope = TicketscloudOrderEnvelope.model_validate(body)
+        except ValidationError as error:
+            raise MalformedResponseError(PLATFORM, f"GET {path}: {_reason(error)}", body=body) from error
+        return envelope.data, envelope.refs, body["data"]
 
     def _filter_params(self, filters: TicketscloudOrderFilters) -> dict[str, str]:
         params: dict[str, str] = {}
