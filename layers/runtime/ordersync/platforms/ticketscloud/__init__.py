@@ -39,6 +39,7 @@ from ordersync.platforms.ticketscloud.models import (
     TicketscloudValues,
     TicketscloudVendorData,
     TicketscloudVendorDataAction,
+    parse_event_time,
     parse_platform_time,
 )
 
@@ -75,6 +76,7 @@ __all__ = [
     "TicketscloudVendorData",
     "TicketscloudVendorDataAction",
     "UnmappableOrderError",
+    "parse_event_time",
     "parse_order_page",
     "parse_platform_time",
     "to_order",
