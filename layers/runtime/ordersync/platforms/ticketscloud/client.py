@@ -43,6 +43,15 @@ from ordersync.platforms.ticketscloud.models import (
 )
 from ordersync.platforms.ticketscloud.profile import PROFILE
 
+
+def _refusals(body: Any) -> list[str]:
+    """The strings of a ``200``'s ``errors`` list: the platform refusing, in words (promocode errors are objects)."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return []
+    return [item for item in errors if isinstance(item, str)]
+
+
 # -- the client ------------------------------------------------------------------------------------------
 
 
@@ -189,7 +198,9 @@ class TicketscloudClient:
         the transport does not. A 409, 429 or 5xx raises ``RetryableError`` with its status code; a lost answer
         (timeout, dropped connection, unreadable 200) raises ``OutcomeUnknownError``: the change may have been
         applied. ``400`` (for example on a ``done`` order) raises ``PermanentError`` with the platform's
-        ``errors`` body. Promocode errors come inside the ``200`` and are returned, never swallowed. An id not
+        ``errors`` body. Promocode errors (``{"code", "msg"}`` objects) come inside the ``200`` and are returned,
+        never swallowed; strings in a ``200``'s ``errors`` are the platform's refusal: ``PermanentError`` with the
+        body, not an unknown outcome. An id not
         shaped like the platform's (``PROFILE.order_id_pattern``) raises ``ValidationFailedError`` unsent; the id
         is escaped as one path segment all the same.
         """
@@ -205,6 +216,9 @@ class TicketscloudClient:
             raise OutcomeUnknownError(
                 PLATFORM, f"PATCH {path}: answered with a body that is not JSON", status_code=error.status_code
             ) from error
+        refusals = _refusals(body)
+        if refusals:
+            raise PermanentError(PLATFORM, f"PATCH {path}: refused: {'; '.join(refusals)}", status_code=200, body=body)
         try:
             envelope = TicketscloudOrderEnvelope.model_validate(body)
             order = to_order(envelope.data, timezone=self.zone, refs=envelope.refs, currency=self.currency)
