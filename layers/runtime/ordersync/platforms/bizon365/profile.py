@@ -36,6 +36,8 @@ class Settings(PlatformSettings):
     prefix = "BIZON365"
 
     project_id: str = ""
+    token_header: str = "X-Token"  # noqa: S105 - a header name, not a secret
+    """The header that carries its token (``Bizon365TokenHeader``): every public client sends ``X-Token``."""
 
 
 def settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -50,5 +52,6 @@ def build_client(config: Settings, token: str, *, timeout_seconds: float) -> Pla
         config.required("base_url"),
         token,
         project_id=config.required("project_id"),
+        auth_header=config.token_header,
         timeout=timeout_of(timeout_seconds),
     )
