@@ -674,16 +674,16 @@ def _live_page_sizes(page_size: int) -> Callable[[int], int]:
 def _live_page(
     matched: Sequence[SimOrder], page: int, page_size: int
 ) -> tuple[Sequence[SimOrder], dict[str, int] | None]:
-    """One page as the live list serves it: some pages short though not the last, and ``pagination`` missing
-    (pages 1, 4, ...), counting only its page (2, 5, ...) or exact (3, 6, ...). Every order is on exactly one page
+    """One page as the live list serves it: some pages short though not the last, and ``pagination`` exact
+    (pages 1, 4, ...), missing (2, 5, ...) or counting only its page (3, 6, ...). Every order is on exactly one page
     and a page past the end is empty, so reading until an empty page sees each order once."""
     size_of = _live_page_sizes(page_size)
     start = sum(size_of(index) for index in range(page - 1))
     chosen = matched[start : start + size_of(page - 1)]
     kind = (page - 1) % 3
-    if kind == 0:
-        return chosen, None
     if kind == 1:
+        return chosen, None
+    if kind == 2:
         return chosen, {"page": page, "page_size": page_size, "total": len(chosen)}
     return chosen, {"page": page, "page_size": page_size, "total": len(matched)}
 

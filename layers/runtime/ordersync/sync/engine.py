@@ -94,8 +94,9 @@ class PollReport(BaseModel):
     shifts_detected: int = 0
     rereads: int = 0
     page_budget: int = 0
-    """``ceil(N / page size) + 1`` summed over the window reads of the run (N: the distinct records each read
-    brought): what a read that must end on an empty page costs at best, to set ``requests`` against."""
+    """The fewest requests the run's window reads could have taken, to set ``requests`` against: per read of a
+    window, ``ceil(N / page size)`` pages (at least one; N the distinct records it brought), ``+ 1`` where the list
+    must end on an empty page (``ceil(N / page size) + 1``)."""
     read_units: float = 0.0
     write_units: float = 0.0
     cursor: str | None = None
@@ -412,7 +413,8 @@ def fetch_window(
             _read_until_empty_page(ctx, read, _window_query(ctx, window_from, window_to, filters), start, progress)
         else:
             _read_until_total(ctx, read, _window_query(ctx, window_from, window_to, filters), start, progress)
-        ctx.page_budget += math.ceil((read.records - records_before) / ctx.client.max_page_size) + 1
+        pages = max(1, math.ceil((read.records - records_before) / ctx.client.max_page_size))
+        ctx.page_budget += pages + (1 if profile.end_of_list == "empty_page" else 0)
         if on_progress is not None and pass_number + 1 < len(profile.list_passes):
             on_progress(pass_number + 1, 1)
     return read.orders
@@ -482,13 +484,14 @@ def _read_until_empty_page(
     on_progress: Callable[[int], None] | None,
 ) -> None:
     """A platform whose total is only a hint: batches of pages until one comes back empty. Each batch reaches to
-    the hinted last page and the empty one after it (at most ``concurrency`` pages); once a page past the hint has
-    held records, or when there is no hint, batches are ``concurrency`` pages. The pages of the batch that holds
-    the first empty page are all stored; no later batch is read."""
-    page_size = ctx.client.max_page_size
+    where the hint says the list ends and one page more (the largest total seen, less the records read so far, at
+    the pages' average fill), at most ``concurrency`` pages; with no hint, or once a batch meant to reach the end
+    did not, batches are ``concurrency`` pages. The pages of the batch that holds the first empty page are all
+    stored; no later batch is read."""
     concurrency = max(1, ctx.options.concurrency)
-    hinted_last: int | None = None
-    hint_broken = False
+    total_hint: int | None = None
+    records = pages_with_records = 0
+    meant_to_end = hint_broken = False
     batch = [first_page]
     while True:
         ctx.ensure_time()
@@ -496,25 +499,37 @@ def _read_until_empty_page(
         pages = ctx.fetch_many([query(page) for page in batch])
         read.keep(ctx, pages, observed_at=observed_at)
         ended = False
-        for number, page in zip(batch, pages, strict=True):
-            if not page.orders and not page.quarantined:
+        for page in pages:
+            count = len(page.orders) + len(page.quarantined)
+            if count == 0:
                 ended = True
                 continue
-            if hinted_last is not None and number > hinted_last:
-                hint_broken = True
-            found = _last_page(page, page_size)
-            if found is not None:
-                hinted_last = max(hinted_last or 0, found)
+            records += count
+            pages_with_records += 1
+            hint = _total_hint(page)
+            if hint is not None:
+                total_hint = max(total_hint or 0, hint)
         next_page = batch[-1] + 1
         if on_progress is not None:
             on_progress(next_page)
         if ended:
             return
-        if hinted_last is None or hint_broken:
+        hint_broken = hint_broken or meant_to_end
+        if total_hint is None or hint_broken:
             size = concurrency
-        else:  # up to the hinted last page and the empty one after it
-            size = max(1, min(concurrency, hinted_last + 2 - next_page))
-        batch = list(range(next_page, next_page + size))
+        else:
+            per_page = records / max(1, pages_with_records)
+            size = math.ceil(max(0, total_hint - records) / per_page) + 1
+        meant_to_end = size <= concurrency and not hint_broken and total_hint is not None
+        batch = list(range(next_page, next_page + min(size, concurrency)))
+
+
+def _total_hint(page: OrderPage) -> int | None:
+    if page.total is not None:
+        return page.total
+    if page.total_pages is not None:
+        return page.total_pages * page.page_size
+    return None
 
 
 def _last_page(page: OrderPage, page_size: int) -> int | None:
