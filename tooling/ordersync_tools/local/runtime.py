@@ -69,6 +69,8 @@ class LocalOptions:
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     state_dir: Path = Path(".ordersync-local")
     simulator_orders: int = 100
+    simulator_live: bool = True
+    """The simulators behave as the platforms were seen to live; ``False`` (``--tidy``): as their docs say."""
     once_timeout: float = 300.0
 
 
@@ -235,7 +237,9 @@ class LocalRuntime:
                 self.platform_urls[platform] = from_template[platform].rstrip("/")
                 self.reporter.line(f"  {platform.value}: {from_template[platform]} (from the template's parameters)")
                 continue
-            simulator = module.SIMULATOR(orders=self.options.simulator_orders, seed=1, token=token)
+            simulator = module.SIMULATOR(
+                orders=self.options.simulator_orders, seed=1, token=token, live=self.options.simulator_live
+            )
             simulator.start(0)
             self.simulators[platform] = simulator
             self.platform_urls[platform] = simulator.base_url

@@ -116,8 +116,7 @@ class Bizon365Simulator(PlatformSimulator):
         history_days: int = 21,
         live: bool = True,
     ) -> None:
-        super().__init__(seed=seed, clock=clock)
-        self.live = live
+        super().__init__(seed=seed, clock=clock, live=live)
         self.token = token
         self.project_id = project_id
         self.zone = ZoneInfo(timezone)

@@ -192,8 +192,7 @@ class TicketscloudSimulator(PlatformSimulator):
         events: int = 5,
         live: bool = True,
     ) -> None:
-        super().__init__(seed=seed, clock=clock)
-        self.live = live
+        super().__init__(seed=seed, clock=clock, live=live)
         self.token = token
         self.processing_delay = processing_delay
         self.zone = ZoneInfo(timezone)
