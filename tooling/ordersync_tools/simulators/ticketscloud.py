@@ -664,7 +664,7 @@ class TicketscloudSimulator(PlatformSimulator):
 # -- live behaviour ----------------------------------------------------------------------------------------
 
 
-def _live_page_sizes(page_size: int) -> Callable[[int], int]:
+def live_page_sizes(page_size: int) -> Callable[[int], int]:
     """Live page lengths: every third page (the 2nd, 5th, ...) holds two thirds of ``page_size``."""
     short = max(1, (page_size * 2) // 3)
     return lambda index: short if index % 3 == 1 else page_size
@@ -676,7 +676,7 @@ def _live_page(
     """One page as the live list serves it: some pages short though not the last, and ``pagination`` exact
     (pages 1, 4, ...), missing (2, 5, ...) or counting only its page (3, 6, ...). Every order is on exactly one page
     and a page past the end is empty, so reading until an empty page sees each order once."""
-    size_of = _live_page_sizes(page_size)
+    size_of = live_page_sizes(page_size)
     start = sum(size_of(index) for index in range(page - 1))
     chosen = matched[start : start + size_of(page - 1)]
     kind = (page - 1) % 3
