@@ -34,8 +34,10 @@ REQUIRED_PARAMETERS = [
     "Bizon365BaseUrl",
     "Bizon365ProjectId",
     "Bizon365SecretName",
+    "Bizon365TokenHeader",
     "EcardsBaseUrl",
     "EcardsSecretName",
+    "EcardsTimezone",
     "TicketscloudPollRate",
     "Bizon365PollRate",
     "EcardsPollRate",
@@ -142,6 +144,14 @@ def test_template_declares_every_required_parameter(template: dict[str, Any]) ->
 
 def test_ticketscloud_timezone_defaults_to_moscow(template: dict[str, Any]) -> None:
     assert template["Parameters"]["TicketscloudTimezone"]["Default"] == "Europe/Moscow"
+
+
+def test_bizon365_token_header_defaults_to_x_token_and_ecards_timezone_to_moscow(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["Bizon365TokenHeader"]["Default"] == "X-Token"
+    assert template["Parameters"]["EcardsTimezone"]["Default"] == "Europe/Moscow"
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["BIZON365_TOKEN_HEADER"] == {"Ref": "Bizon365TokenHeader"}
+    assert variables["ECARDS_TIMEZONE"] == {"Ref": "EcardsTimezone"}
 
 
 def test_base_urls_have_no_default_host(template: dict[str, Any]) -> None:

@@ -32,7 +32,8 @@ NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def sim() -> Iterator[Bizon365Simulator]:
-    with Bizon365Simulator(orders=60, seed=11, clock=SimClock(NOW)).running() as running:
+    """The milder reading of ``free=1`` (free orders added to the rest), which these tests lean on."""
+    with Bizon365Simulator(orders=60, seed=11, clock=SimClock(NOW), live=False).running() as running:
         yield running
 
 

@@ -20,6 +20,13 @@ NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
 
 @pytest.fixture
 def sim() -> Iterator[Bizon365Simulator]:
+    """The milder reading of ``free=1`` (free orders added to the rest); the live default has its own tests."""
+    with Bizon365Simulator(orders=60, seed=7, clock=SimClock(NOW), live=False).running() as running:
+        yield running
+
+
+@pytest.fixture
+def live() -> Iterator[Bizon365Simulator]:
     with Bizon365Simulator(orders=60, seed=7, clock=SimClock(NOW)).running() as running:
         yield running
 
@@ -169,6 +176,24 @@ def test_free_orders_are_listed_only_with_free_1(sim: Bizon365Simulator) -> None
     assert all(order["amount"] > 0 for order in without)
     assert any(order["amount"] == 0 for order in with_free)
     assert {order["_id"] for order in without} < {order["_id"] for order in with_free}
+
+
+def test_live_free_1_answers_free_orders_only(live: Bizon365Simulator) -> None:
+    without = raw_get(live, {"days": "30"}).json()["list"]
+    with_free = raw_get(live, {"days": "30", "free": "1"}).json()["list"]
+
+    assert with_free
+    assert all(order["amount"] == 0 for order in with_free)
+    assert all(order["amount"] > 0 for order in without)
+    assert len(without) + len(with_free) == len(live.orders)
+
+
+def test_a_token_in_another_header_than_x_token_is_refused(live: Bizon365Simulator) -> None:
+    response = httpx.get(
+        f"{live.base_url}/api/v2/{live.project_id}/orders/getorders", headers={"Authorization": live.token}
+    )
+
+    assert response.status_code == 401
 
 
 def test_search_matches_name_phone_and_email(sim: Bizon365Simulator) -> None:

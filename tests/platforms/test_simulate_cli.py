@@ -152,7 +152,8 @@ def test_a_value_out_of_range_gets_400_from_each_served_simulator(
     assert response.json()
 
 
-def test_a_wrong_token_gets_401_from_each_served_simulator(served: dict[Platform, Served]) -> None:
+def test_a_wrong_token_is_refused_by_each_served_simulator(served: dict[Platform, Served]) -> None:
+    """As the platforms do live: Ticketscloud's ``403 {"reason": "forbidden"}``, the others' ``401``."""
     paths = {
         Platform.TICKETSCLOUD: "/v2/resources/orders",
         Platform.BIZON365: f"/api/v2/{served[Platform.BIZON365].project}/orders/getorders",
@@ -166,7 +167,7 @@ def test_a_wrong_token_gets_401_from_each_served_simulator(served: dict[Platform
         for platform, path in paths.items()
     }
 
-    assert statuses == dict.fromkeys(Platform, 401)
+    assert statuses == dict.fromkeys(Platform, 401) | {Platform.TICKETSCLOUD: 403}
 
 
 def test_one_platform_is_served_alone_and_sigterm_stops_it_cleanly() -> None:
@@ -180,6 +181,18 @@ def test_one_platform_is_served_alone_and_sigterm_stops_it_cleanly() -> None:
         exit_code = command.stop()
 
     assert exit_code == 0
+
+
+def test_tidy_serves_the_docs_behaviour_instead_of_the_live_one() -> None:
+    command = SimulateCommand("ticketscloud", "--port", "0", "--orders", "3", "--tidy")
+    try:
+        [sim] = command.served().values()
+        answer = httpx.get(f"{sim.url}/v2/resources/orders", headers={"Authorization": "key wrong"}, timeout=5)
+    finally:
+        command.stop()
+
+    assert answer.status_code == 401
+    assert answer.json()["errors"][0]["code"] == "unauthorized"
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from ordersync.platforms.ticketscloud import (
     TicketscloudOrder,
     TicketscloudOrderActions,
     TicketscloudOrderEnvelope,
+    parse_event_time,
     parse_order_page,
     to_order,
 )
@@ -229,9 +230,19 @@ def test_a_record_missing_a_required_field_is_quarantined() -> None:
     assert "values" in page.quarantined[0].reason
 
 
-def test_an_envelope_without_pagination_is_a_malformed_response_not_an_empty_page() -> None:
-    with pytest.raises(MalformedResponseError, match="pagination"):
-        parse_order_page({"data": []})
+def test_an_envelope_without_pagination_parses_as_the_page_asked_for_with_no_total() -> None:
+    page = parse_order_page({"data": [list_order()]}, page=3, page_size=200)
+
+    assert (len(page.orders), page.page, page.page_size, page.total, page.total_pages) == (1, 3, 200, None, None)
+
+
+def test_an_envelope_without_data_is_a_malformed_response_not_an_empty_page() -> None:
+    with pytest.raises(MalformedResponseError, match="data"):
+        parse_order_page({"pagination": {"page": 1, "page_size": 50, "total": 0}})
+
+
+def test_event_times_are_read_as_utc_whatever_the_order_zone() -> None:
+    assert parse_event_time("2019-08-10 19:00:00") == datetime(2019, 8, 10, 19, 0, tzinfo=UTC)
 
 
 # -- the actions model -----------------------------------------------------------------------------------------

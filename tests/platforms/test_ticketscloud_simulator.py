@@ -20,6 +20,13 @@ EXPORT_PATH = "/v2/resources/orders/export"
 
 @pytest.fixture
 def sim() -> Iterator[TicketscloudSimulator]:
+    """The docs' tidy behaviour, whose error codes these tests name; the live behaviour has its own section."""
+    with simulator(processing_delay=0.0, live=False).running() as running:
+        yield running
+
+
+@pytest.fixture
+def live() -> Iterator[TicketscloudSimulator]:
     with simulator(processing_delay=0.0).running() as running:
         yield running
 
@@ -310,6 +317,56 @@ def test_any_patch_on_a_done_order_gets_400(sim: TicketscloudSimulator) -> None:
 
 def test_a_patch_on_an_unknown_order_gets_404(sim: TicketscloudSimulator) -> None:
     assert patch(sim, "0" * 24, {"settings": {"send_tickets": True}}).status_code == 404
+
+
+# -- live behaviour (the default) ------------------------------------------------------------------------
+
+
+def live_pages(live: TicketscloudSimulator, page_size: int) -> list[dict[str, Any]]:
+    pages = []
+    for page in range(1, 100):
+        body = listing(live, {"page": page, "page_size": page_size})
+        pages.append(body)
+        if not body["data"]:
+            return pages
+    raise AssertionError("no empty page")
+
+
+def test_live_pages_can_be_short_before_the_last_and_hold_every_order_once(live: TicketscloudSimulator) -> None:
+    pages = live_pages(live, 20)
+
+    sizes = [len(body["data"]) for body in pages]
+    assert sizes == [20, 13, 20, 7, 0]
+    ids = [order["id"] for body in pages for order in body["data"]]
+    assert sorted(ids) == sorted(live.order_ids())
+
+
+def test_live_pagination_is_exact_or_missing_or_counts_only_its_page(live: TicketscloudSimulator) -> None:
+    first, second, third = live_pages(live, 20)[:3]
+
+    assert first["pagination"] == {"page": 1, "page_size": 20, "total": 60}
+    assert "pagination" not in second
+    assert third["pagination"] == {"page": 3, "page_size": 20, "total": 20}
+
+
+def test_a_live_refusal_is_a_list_of_strings(live: TicketscloudSimulator) -> None:
+    response = raw(live, "GET", params={"status": "teleported"})
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": ["status: unknown status teleported"]}
+
+
+def test_a_live_wrong_key_gets_403_forbidden(live: TicketscloudSimulator) -> None:
+    response = raw(live, "GET", token="wrong")
+
+    assert (response.status_code, response.json()) == (403, {"reason": "forbidden"})
+
+
+def test_live_promocode_failures_inside_a_200_stay_objects(live: TicketscloudSimulator) -> None:
+    response = patch(live, open_order_id(live), {"promocodes": ["nope"]})
+
+    assert response.status_code == 200
+    assert response.json()["errors"] == [{"code": "promocode_not_found", "msg": "Promocode not found"}]
 
 
 # -- one order by id -------------------------------------------------------------------------------------

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import pytest
 
-from ordersync.errors import RetryableError
+from ordersync.errors import PermanentError, RetryableError
 from ordersync.models import Platform
 from ordersync.platforms.http import HttpTransport, RetryPolicy
 
@@ -106,3 +107,27 @@ def test_a_retry_after_longer_than_the_policy_waits_is_given_to_the_caller_at_on
     assert raised.value.retry_after == 120.0
     assert len(requests) == 1
     assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("status", "answer", "body", "said"),
+    [
+        (400, {"json": {"errors": ["Event 1 not found"]}}, {"errors": ["Event 1 not found"]}, "Event 1 not found"),
+        (403, {"json": {"reason": "forbidden"}}, {"reason": "forbidden"}, "forbidden"),
+        (422, {"json": {"message": "bad date"}}, {"message": "bad date"}, "bad date"),
+        (400, {"text": "plain words"}, "plain words", "plain words"),
+    ],
+)
+def test_an_error_body_is_kept_as_it_came_and_its_words_are_in_the_message(
+    status: int, answer: dict[str, Any], body: Any, said: str
+) -> None:
+    client = httpx.Client(
+        base_url="http://platform.test", transport=httpx.MockTransport(lambda _: httpx.Response(status, **answer))
+    )
+    transport = HttpTransport(Platform.TICKETSCLOUD, "http://platform.test", retry=RETRY, http_client=client)
+
+    with transport, pytest.raises(PermanentError) as caught:
+        transport.request("GET", "/orders")
+
+    assert caught.value.body == body
+    assert caught.value.message == f"GET /orders: HTTP {status}: {said}"

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from ordersync_tools.simulators.base import PlatformSimulator, SimClock
 from readpath_support import (
+    LIVE_SWITCHABLE,
     ORDERS_TABLE,
     POLL_STATE_TABLE,
     EventCapture,
@@ -58,14 +59,29 @@ def clock() -> SimClock:
     return SimClock()
 
 
+@pytest.fixture(params=["live", "tidy"])
+def behaviour(request: pytest.FixtureRequest) -> str:
+    """Every read-path test runs against the platforms as they behave live (Ticketscloud's short pages and missing
+    or page-local ``pagination``, Bizon365's ``free=1`` answering free orders only) and as their docs describe."""
+    return str(request.param)
+
+
 @pytest.fixture
 def harness_factory(
-    repository: OrderRepository, state_repository: PollStateRepository, settings: Settings, clock: SimClock
+    repository: OrderRepository,
+    state_repository: PollStateRepository,
+    settings: Settings,
+    clock: SimClock,
+    behaviour: str,
 ) -> Iterator[Any]:
     started: list[PlatformSimulator] = []
     clients: list[PlatformClient] = []
 
     def build(platform: Platform, *, orders: int = 60, seed: int = 7, **extra: Any) -> Harness:
+        if platform in LIVE_SWITCHABLE:
+            extra.setdefault("live", behaviour == "live")
+        elif behaviour != "live":
+            pytest.skip(f"{platform.value} has no tidy behaviour apart from its live one")
         simulator = make_simulator(platform, orders=orders, clock=clock, seed=seed, **extra).start()
         started.append(simulator)
         client = make_client(simulator)

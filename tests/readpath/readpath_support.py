@@ -48,6 +48,10 @@ def create_poll_state_table(client: Any, name: str = POLL_STATE_TABLE) -> str:
     return create_table_from_template("PollStateTable", name, client)
 
 
+LIVE_SWITCHABLE = frozenset({Platform.TICKETSCLOUD, Platform.BIZON365})
+"""The platforms whose simulators switch between their live behaviour and their docs' (``live=``)."""
+
+
 def make_simulator(
     platform: Platform, *, orders: int, clock: SimClock, seed: int = 7, **extra: Any
 ) -> PlatformSimulator:

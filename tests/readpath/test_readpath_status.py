@@ -56,7 +56,9 @@ def test_an_open_order_that_did_not_change_is_only_checked_again_later(harness_f
     assert again.requests == 0  # nothing is due again yet
 
 
-def test_ticketscloud_open_orders_are_read_through_short_creation_windows(harness_factory) -> None:
+def test_ticketscloud_open_orders_are_read_through_windows_or_by_id_whichever_is_fewer_requests(
+    harness_factory,
+) -> None:
     harness = harness_factory(Platform.TICKETSCLOUD, orders=120)
     harness.poll()
     open_before = open_order_ids(harness)
@@ -74,8 +76,29 @@ def test_ticketscloud_open_orders_are_read_through_short_creation_windows(harnes
     assert stored[in_progress[1]].order.status is OrderStatus.CANCELLED
     assert in_progress[1] not in open_order_ids(harness)  # cancelled: final at once
     assert in_progress[0] not in open_order_ids(harness)  # fulfilled: final at once (refunds come as requests)
-    assert all(request.path == "/v2/resources/orders" for request in harness.simulator.requests)
-    assert all("created_at" in request.query for request in harness.simulator.requests)
+    list_reads = [request for request in harness.simulator.requests if request.path == "/v2/resources/orders"]
+    by_id = [request for request in harness.simulator.requests if request.path != "/v2/resources/orders"]
+    assert all("created_at" in request.query for request in list_reads)
+    assert {request.path.rsplit("/", 1)[-1] for request in by_id} <= open_before
+    assert not (list_reads and by_id)  # one way or the other for one batch of due orders
+
+
+def test_a_few_due_ticketscloud_orders_are_read_by_id(harness_factory) -> None:
+    harness = harness_factory(Platform.TICKETSCLOUD, orders=60)
+    order_id = harness.simulator.add_orders(1)[0]
+    harness.poll()
+    harness.clock.advance(timedelta(minutes=6))
+    harness.simulator.pay(order_id)
+    harness.simulator.clear_requests()
+
+    report = status_poll(harness)
+
+    due_reads = [request.path for request in harness.simulator.requests]
+    assert report.outcome == "completed"
+    assert f"/v2/resources/orders/{order_id}" in due_reads
+    assert all(path.startswith("/v2/resources/orders/") for path in due_reads)
+    assert len(due_reads) == report.requests
+    assert harness.stored()[order_id].order.status is OrderStatus.FULFILLED
 
 
 def test_a_bizon365_payment_is_found_and_a_paid_order_leaves_the_open_index(harness_factory) -> None:

@@ -13,7 +13,7 @@ from fakes import FakeOrderStore, FakePlatformClient, FakePollStateStore
 from ordersync import platforms
 from ordersync.config import Settings
 from ordersync.errors import RetryableError
-from ordersync.models import OrderStatus, Platform, QuarantinedRecord
+from ordersync.models import Order, OrderPage, OrderStatus, Platform, QuarantinedRecord
 from ordersync.platform_port import ListQuery
 from ordersync.sync.engine import INITIAL_FROM, PollOptions, PollReport, poller_name, run_poller
 from ordersync.sync.records import from_iso, to_iso
@@ -61,12 +61,13 @@ def scan() -> Poll:
 
 
 # -- the window strategy (Ticketscloud, Bizon365) ---------------------------------------------------------------
-def test_a_first_window_run_reads_every_page_once_and_stores_every_order(window: Poll) -> None:
+def test_a_first_window_run_reads_every_page_once_to_the_empty_one_and_stores_every_order(window: Poll) -> None:
     report = window.run()
 
     assert report.outcome == "completed"
-    assert [query.page for query in window.client.queries] == [1, 2, 3]
-    assert (report.pages, report.requests, report.written, report.created) == (3, 3, 25, 25)
+    assert [query.page for query in window.client.queries] == [1, 2, 3, 4]
+    assert (report.pages, report.requests, report.written, report.created) == (4, 4, 25, 25)
+    assert report.page_budget == 4  # ceil(25 / 10) + 1
     assert len(window.store.items) == 25
 
 
@@ -132,8 +133,8 @@ def test_progress_is_checkpointed_after_each_batch_is_written(window: Poll) -> N
     window.state.checkpoint = spy  # type: ignore[method-assign]
     window.run()
 
-    assert [saved["next_page"] for saved in window.state.checkpoints if saved] == [2, 3, 4]
-    assert stored_at_checkpoint == [10, 20, 25]
+    assert [saved["next_page"] for saved in window.state.checkpoints if saved] == [2, 3, 4, 5]
+    assert stored_at_checkpoint == [10, 20, 25, 25]
 
 
 def test_pages_after_the_first_are_read_concurrently_in_batches_of_the_concurrency(window: Poll) -> None:
@@ -141,8 +142,8 @@ def test_pages_after_the_first_are_read_concurrently_in_batches_of_the_concurren
 
     window.run(concurrency=2)
 
-    assert [saved["next_page"] for saved in window.state.checkpoints if saved] == [2, 4, 6]
-    assert sorted(query.page for query in window.client.queries) == [1, 2, 3, 4, 5]
+    assert [saved["next_page"] for saved in window.state.checkpoints if saved] == [2, 4, 6, 7]
+    assert sorted(query.page for query in window.client.queries) == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_run_resumes_from_the_checkpoint_of_an_unfinished_one(window: Poll) -> None:
@@ -155,7 +156,7 @@ def test_a_run_resumes_from_the_checkpoint_of_an_unfinished_one(window: Poll) ->
     report = window.run()
 
     assert report.resumed
-    assert [query.page for query in window.client.queries] == [3]
+    assert [query.page for query in window.client.queries] == [3, 4]
     assert window.client.queries[0].created_to == window_to
     assert report.cursor == to_iso(window_to)
 
@@ -177,7 +178,7 @@ def test_a_failed_run_keeps_its_checkpoint_frees_the_lease_and_the_next_run_resu
     assert state.lease_owner is None
     assert resumed.outcome == "completed"
     assert resumed.resumed
-    assert [query.page for query in window.client.queries] == [3]
+    assert [query.page for query in window.client.queries] == [3, 4]
     assert failed.written + resumed.written == 25
 
 
@@ -242,12 +243,46 @@ def test_quarantined_records_are_counted_and_the_rest_of_the_page_is_stored(wind
     assert report.written == 25
 
 
-def test_bizon365_list_reads_ask_for_free_orders_too() -> None:
+def test_bizon365_reads_each_window_without_free_and_with_free_1() -> None:
     poll = Poll(Platform.BIZON365, FakePlatformClient(Platform.BIZON365, orders(3, platform=Platform.BIZON365)))
 
     poll.run()
 
-    assert poll.client.queries[0].extra == {"free": "1"}
+    assert [dict(query.extra) for query in poll.client.queries] == [{}, {"free": "1"}]
+
+
+def test_bizon365_stores_paid_and_free_orders_when_free_1_answers_free_orders_only() -> None:
+    paid = orders(12, platform=Platform.BIZON365, prefix="paid")
+    free = orders(5, platform=Platform.BIZON365, prefix="free")
+    client = LivePagingClient(Platform.BIZON365, [*paid, *free], free_only={order.key for order in free})
+    poll = Poll(Platform.BIZON365, client)
+
+    report = poll.run()
+
+    assert len(poll.store.items) == 17
+    assert (report.orders_seen, report.created) == (17, 17)
+
+
+def test_bizon365_stores_every_order_once_when_free_1_adds_free_orders_to_the_rest() -> None:
+    paid = orders(12, platform=Platform.BIZON365, prefix="paid")
+    free = orders(5, platform=Platform.BIZON365, prefix="free")
+    poll = Poll(Platform.BIZON365, FakePlatformClient(Platform.BIZON365, [*paid, *free]))
+
+    report = poll.run()
+
+    assert len(poll.store.items) == 17
+    assert (report.orders_seen, report.created) == (17, 17)
+    assert {stored.version for stored in poll.store.items.values()} == {1}
+
+
+def test_a_bizon365_run_interrupted_in_its_second_pass_resumes_there() -> None:
+    poll = Poll(Platform.BIZON365, FakePlatformClient(Platform.BIZON365, orders(3, platform=Platform.BIZON365)))
+    checkpoint = {"kind": "window", "from": to_iso(INITIAL_FROM), "to": to_iso(NOW), "next_page": 1, "pass": 1}
+    poll.state.set_state(poll.poller, checkpoint=checkpoint)
+
+    poll.run()
+
+    assert [dict(query.extra) for query in poll.client.queries] == [{"free": "1"}]
 
 
 def test_bizon365_always_looks_back_at_least_three_days() -> None:
@@ -257,6 +292,101 @@ def test_bizon365_always_looks_back_at_least_three_days() -> None:
     assert PollOptions.from_settings(
         platforms.profile(Platform.TICKETSCLOUD), Settings(poll_lookback_minutes=60)
     ).lookback == timedelta(hours=1)
+
+
+# -- a total that is only a hint (Ticketscloud: read until an empty page) ------------------------------------
+class LivePagingClient(FakePlatformClient):
+    """Pages as Ticketscloud's live list serves them: ``sizes`` gives each page's length in turn (shorter than asked
+    on pages that are not the last), ``pagination`` is ``missing``, ``page_local`` (a total counting only the page)
+    or ``exact``; ``repeat`` puts each page's last order again at the top of the next page. ``free_only``: keys
+    that a ``free=1`` read answers alone (and a read without it leaves out)."""
+
+    def __init__(
+        self,
+        platform: Platform,
+        listed: list[Order],
+        *,
+        sizes: tuple[int, ...] = (),
+        pagination: str = "exact",
+        repeat: bool = False,
+        free_only: set[str] | None = None,
+    ) -> None:
+        super().__init__(platform, listed, max_page_size=10)
+        self.sizes, self.pagination, self.repeat, self.free_only = sizes, pagination, repeat, free_only
+
+    def list_orders(self, query: ListQuery) -> OrderPage:
+        self.queries.append(query)
+        matching = sorted(self.orders, key=lambda order: (order.created_at, order.order_id))
+        if self.free_only is not None:
+            wanted = query.extra.get("free") == "1"
+            matching = [order for order in matching if (order.key in self.free_only) == wanted]
+        chunks: list[list[Order]] = []
+        start = 0
+        while start < len(matching):
+            size = self.sizes[len(chunks) % len(self.sizes)] if self.sizes else self.max_page_size
+            chunk = matching[start : start + size]
+            if self.repeat and chunks:
+                chunk = [chunks[-1][-1], *chunk[:-1]] if len(chunk) > 1 else chunk
+            chunks.append(chunk)
+            start += len(chunk) - (1 if self.repeat and len(chunks) > 1 and len(chunk) > 1 else 0)
+        page = chunks[query.page - 1] if query.page <= len(chunks) else []
+        total = {"missing": None, "page_local": len(page), "exact": len(matching)}[self.pagination]
+        return OrderPage(
+            platform=self.platform, orders=tuple(page), page=query.page, page_size=self.max_page_size, total=total
+        )
+
+
+def live_window(listed: int = 25, **options: Any) -> Poll:
+    return Poll(Platform.TICKETSCLOUD, LivePagingClient(Platform.TICKETSCLOUD, orders(listed), **options))
+
+
+def test_a_window_without_pagination_is_read_in_concurrent_batches_to_the_first_empty_page() -> None:
+    poll = live_window(pagination="missing")
+
+    report = poll.run(concurrency=3)
+
+    assert sorted(query.page for query in poll.client.queries) == [1, 2, 3, 4]
+    assert (report.outcome, report.written, report.requests, report.page_budget) == ("completed", 25, 4, 4)
+
+
+@pytest.mark.parametrize("pagination", ["missing", "page_local", "exact"])
+def test_short_pages_that_are_not_the_last_never_end_the_window(pagination: str) -> None:
+    poll = live_window(60, sizes=(10, 3, 7, 10), pagination=pagination)
+
+    report = poll.run(concurrency=4)
+
+    assert len(poll.store.items) == 60
+    assert report.orders_seen == 60
+    pages = sorted(query.page for query in poll.client.queries)
+    assert pages[: pages.index(max(pages))] == list(range(1, max(pages)))
+
+
+def test_a_page_local_total_is_not_trusted_and_the_batches_grow_to_the_concurrency() -> None:
+    poll = live_window(45, pagination="page_local")
+
+    poll.run(concurrency=4)
+
+    assert sorted(query.page for query in poll.client.queries) == [1, 2, 3, 4, 5, 6]  # 1, 2, then 3-6
+    assert len(poll.store.items) == 45
+
+
+def test_a_truthful_total_costs_one_empty_page_and_no_more() -> None:
+    poll = live_window(45)
+
+    report = poll.run(concurrency=4)
+
+    assert sorted(query.page for query in poll.client.queries) == [1, 2, 3, 4, 5, 6]
+    assert report.requests == report.page_budget == 6  # ceil(45 / 10) + 1
+
+
+def test_an_order_repeated_on_the_next_page_is_stored_and_counted_once() -> None:
+    poll = live_window(25, repeat=True, pagination="missing")
+
+    report = poll.run(concurrency=2)
+
+    assert len(poll.store.items) == 25
+    assert report.orders_seen == 25
+    assert {stored.version for stored in poll.store.items.values()} == {1}
 
 
 # -- the scan strategy (e-cards: newest first, no filters, shifting pages) ------------------------------------

@@ -14,7 +14,13 @@ from ordersync.errors import RetryableError
 from ordersync.models import Order, OrderStatus, Platform
 from ordersync.sync.engine import PollOptions, PollReport, status_poller_name
 from ordersync.sync.records import next_check_after
-from ordersync.sync.status import NOT_FOUND_RECHECK, READ_FAILED_RECHECK, creation_windows, run_status_poller
+from ordersync.sync.status import (
+    NOT_FOUND_RECHECK,
+    READ_FAILED_RECHECK,
+    creation_windows,
+    run_status_poller,
+    window_requests,
+)
 
 NO_DEADLINE = 900_000
 SEEN = NOW - timedelta(minutes=10)
@@ -138,6 +144,40 @@ def test_ticketscloud_open_orders_are_read_through_short_creation_windows() -> N
     }
     assert store.stored(close_by).order.status is OrderStatus.PAID
     assert store.stored(early).version == 1
+
+
+def test_a_few_due_ticketscloud_orders_are_read_by_id_when_that_takes_fewer_requests() -> None:
+    early = order("t1", created_at=NOW - timedelta(hours=3))
+    later = order("t2", created_at=NOW - timedelta(minutes=50))
+    store = FakeOrderStore()
+    store.seed(early, later, at=SEEN - timedelta(hours=1))
+    client = FakeStatusClient(Platform.TICKETSCLOUD, [early, with_status(later, OrderStatus.CANCELLED)])
+
+    report = run(client, store)
+
+    assert sorted(client.status_reads) == ["t1", "t2"]  # 2 requests; two windows would take at least 4
+    assert client.queries == []
+    assert report.requests == 2
+    assert store.stored(later).order.status is OrderStatus.CANCELLED
+
+
+def test_many_due_ticketscloud_orders_close_in_time_are_read_through_their_window() -> None:
+    due = [order(f"t{number:02}", created_at=NOW - timedelta(hours=2, minutes=number)) for number in range(30)]
+    store = FakeOrderStore()
+    store.seed(*due, at=SEEN - timedelta(hours=1))
+    client = FakeStatusClient(Platform.TICKETSCLOUD, due)
+
+    report = run(client, store)
+
+    assert client.status_reads == []
+    assert report.requests == len(client.queries) < 30
+
+
+def test_the_window_cost_counts_the_empty_page_and_every_list_pass() -> None:
+    created = [NOW - timedelta(hours=5), NOW - timedelta(hours=1)]
+
+    assert window_requests(platforms.profile(Platform.TICKETSCLOUD), created, 200) == 4  # (1 page + 1 empty) x 2
+    assert window_requests(platforms.profile(Platform.BIZON365), created, 200) == 4  # 1 page x 2 windows x 2 passes
 
 
 def test_a_fulfilled_ticketscloud_order_leaves_the_open_orders_index_at_once() -> None:

@@ -227,7 +227,8 @@ def test_a_permanent_4xx_fails_the_action_with_the_platforms_error(api: ApiSetup
     assert view["attempts"] == 1
     [error] = view["errors"]
     assert error["status_code"] == 400
-    assert error["detail"]["errors"][0]["code"] == "order_done"
+    assert error["detail"] == {"errors": ["Order is done: it cannot be changed"]}  # the body as the platform sent it
+    assert error["message"].endswith("HTTP 400: Order is done: it cannot be changed")
 
 
 def test_an_export_is_requested_once(api: ApiSetup, platforms: Platforms) -> None:

@@ -6,9 +6,48 @@ action on a ``PermanentError`` and keep the platform's body, alert on an ``Authe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ordersync.models import Platform
+
+REASON_KEYS = ("msg", "message", "reason", "error", "detail", "description", "code")
+"""Where a platform's error body says why, in the order they are looked at."""
+MAX_REASON_LENGTH = 300
+
+
+def platform_reasons(body: Any) -> tuple[str, ...]:
+    """What a platform's error body says, whatever its shape: ``{"errors": ["text", ...]}``, ``{"errors":
+    [{"code", "msg"}, ...]}``, ``{"reason": ...}``, ``{"message": ...}``, any other JSON, or plain text. Each
+    reason is cut to ``MAX_REASON_LENGTH`` characters; a body that says nothing readable gives none."""
+    found: list[str] = []
+    if isinstance(body, str):
+        found.append(body.strip())
+    elif isinstance(body, list):
+        found.extend(_reason_of(item) for item in body)
+    elif isinstance(body, Mapping):
+        errors = body.get("errors")
+        if isinstance(errors, list):
+            found.extend(_reason_of(item) for item in errors)
+        elif errors is not None:
+            found.append(_reason_of(errors))
+        found.extend(str(body[key]) for key in REASON_KEYS if isinstance(body.get(key), str | int) and body[key] != "")
+    return tuple(text[:MAX_REASON_LENGTH] for text in found if text)
+
+
+def _reason_of(item: Any) -> str:
+    if isinstance(item, str):
+        return item.strip()
+    if isinstance(item, Mapping):
+        code = item.get("code")
+        text = next((item[key] for key in REASON_KEYS[:-1] if isinstance(item.get(key), str) and item[key]), None)
+        if text is not None and isinstance(code, str) and code:
+            return f"{code}: {text}"
+        if text is not None:
+            return str(text)
+        if isinstance(code, str):
+            return code
+    return "" if item is None else str(item)
 
 
 class PlatformError(Exception):
@@ -27,6 +66,12 @@ class PlatformError(Exception):
         self.message = message
         self.status_code = status_code
         self.body = body
+        """The platform's body as it came: decoded JSON of any shape, or the text of a body that is not JSON."""
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """What the platform's body says (``platform_reasons``)."""
+        return platform_reasons(self.body)
 
 
 class RetryableError(PlatformError):

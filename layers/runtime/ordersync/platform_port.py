@@ -23,6 +23,13 @@ ListStrategy = Literal["window", "newest_first_scan"]
 * ``newest_first_scan``: no filters, newest first, pages shifting as orders arrive; a poll reads from page 1
   until a page holds only stored orders older than the look-back."""
 
+EndOfList = Literal["total", "empty_page"]
+"""How a window read knows its list has ended:
+
+* ``total``: the platform's ``total`` is exact; the pages it implies are read and no more.
+* ``empty_page``: the total is only a hint (pages shorter than asked that are not the last, ``pagination``
+  missing or counting only its page): pages are read until one comes back empty. A short page ends nothing."""
+
 
 @dataclass(frozen=True)
 class ListQuery:
@@ -109,6 +116,12 @@ class PlatformProfile:
     """Its largest page: what its client's ``max_page_size`` is."""
     list_filters: Mapping[str, str] = field(default_factory=_frozen_filters)
     """Filters every list read sends (``ListQuery.extra``)."""
+    end_of_list: EndOfList = "total"
+    """How a window read knows its list has ended (see ``EndOfList``)."""
+    list_passes: tuple[Mapping[str, str], ...] = ({},)
+    """Filters added to ``list_filters`` for each read of a window: a window is read once per entry and what
+    the reads bring is merged by order id. More than one entry where one filter's meaning is unsure (a filter
+    that may add records or may select only them): reading with and without it is right either way."""
     min_lookback: timedelta = timedelta(0)
     """The shortest look-back its list poll may use, whatever the deployment's ``POLL_LOOKBACK_MINUTES``."""
     reads_status_by_id: bool = False
@@ -117,6 +130,9 @@ class PlatformProfile:
     polls_refunds: bool = False
     """Whether its refunds are a resource of their own (a refunded order keeps its fulfilled status): its client is
     then a ``RefundReader`` and a refund poller (``sync.refund_poll``) folds the requests into the orders."""
+    reads_order_by_id_when_cheaper: bool = False
+    """Whether its client can also read one order by id (``StatusReader``) though its list is the usual read: the
+    status poller then reads due orders one by one when that takes fewer requests than reading their windows."""
     env_prefix: str = ""
     """The prefix of its environment variables (``<PREFIX>_BASE_URL``, ``<PREFIX>_SECRET_NAME``, ...)."""
     order_id_pattern: str = r"[0-9A-Za-z_-]{1,100}"
@@ -128,6 +144,9 @@ class PlatformProfile:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "list_filters", MappingProxyType(dict(self.list_filters)))
+        object.__setattr__(self, "list_passes", tuple(MappingProxyType(dict(item)) for item in self.list_passes))
+        if not self.list_passes:
+            raise ValueError("list_passes needs at least one entry (an empty one reads the list as it is)")
         if self.page_size < 1:
             raise ValueError("page_size must be at least 1")
         if not self.env_prefix:

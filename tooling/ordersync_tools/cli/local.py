@@ -59,6 +59,12 @@ def register(subparsers: Any) -> None:
         "--orders", type=non_negative_int, default=100, help="orders each simulator starts with (default: 100)"
     )
     parser.add_argument(
+        "--tidy",
+        action="store_true",
+        help="simulators behave as the platforms' docs describe (full pages, exact totals, free=1 adding free "
+        "orders) instead of as the platforms were seen to live (the default)",
+    )
+    parser.add_argument(
         "--state-dir",
         type=Path,
         help=f"where logs and {RESOURCES_FILE} go (default: {STATE_DIR_NAME} next to the template)",
@@ -178,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         parameter_overrides=overrides,
         state_dir=args.state_dir or template.parent / STATE_DIR_NAME,
         simulator_orders=args.orders,
+        simulator_live=not args.tidy,
         once_timeout=args.once_timeout,
         platform_faults=platform_faults(args.platform_faults),
         platforms=args.platforms,

@@ -38,6 +38,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--orders", type=non_negative_int, default=100, help="orders to seed per platform")
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated data")
     parser.add_argument("--json", action="store_true", help="print one JSON object per simulator, then one when up")
+    parser.add_argument(
+        "--tidy",
+        action="store_true",
+        help="behave as the platforms' docs describe instead of as the platforms were seen to live (the default)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -49,13 +54,13 @@ def _port(text: str) -> int:
     return value
 
 
-def build_simulator(platform: Platform, *, orders: int, seed: int) -> PlatformSimulator:
-    """The simulator of ``platform`` with its default token."""
+def build_simulator(platform: Platform, *, orders: int, seed: int, live: bool = True) -> PlatformSimulator:
+    """The simulator of ``platform`` with its default token, live or tidy."""
     # Imported here so that ``ordersync --help`` stays fast.
     from ordersync_tools.simulators import simulator_module
 
     simulator_class: type[PlatformSimulator] = simulator_module(platform).SIMULATOR
-    simulator: PlatformSimulator = simulator_class(orders=orders, seed=seed)  # type: ignore[call-arg]
+    simulator: PlatformSimulator = simulator_class(orders=orders, seed=seed, live=live)  # type: ignore[call-arg]
     return simulator
 
 
@@ -66,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         for offset, platform in enumerate(platforms):
-            simulator = build_simulator(platform, orders=args.orders, seed=args.seed)
+            simulator = build_simulator(platform, orders=args.orders, seed=args.seed, live=not args.tidy)
             # Port 0 asks the system for a free port; adding the offset to it would ask for ports 1 and 2.
             port = args.port + offset if args.port else 0
             try:

@@ -75,6 +75,8 @@ class LocalOptions:
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     state_dir: Path = Path(".ordersync-local")
     simulator_orders: int = 100
+    simulator_live: bool = True
+    """The simulators behave as the platforms were seen to live; ``False`` (``--tidy``): as their docs say."""
     once_timeout: float = 300.0
     platform_faults: Faults | None = None  # every simulator's fault injection (--platform-faults)
     webhooks: bool = True
@@ -260,7 +262,9 @@ class LocalRuntime:
             elif from_template or (parameter and parameter in self.options.parameter_overrides):
                 url, source = str(from_template), "from the template's parameters"
             else:
-                simulator = module.SIMULATOR(orders=self.options.simulator_orders, seed=1, token=token)
+                simulator = module.SIMULATOR(
+                    orders=self.options.simulator_orders, seed=1, token=token, live=self.options.simulator_live
+                )
                 if self.options.platform_faults is not None:
                     simulator.faults = copy.deepcopy(self.options.platform_faults)
                 simulator.start(0)

@@ -135,12 +135,15 @@ Handler = Callable[[Request], Response]
 
 class PlatformSimulator:
     """Base of the three simulators. Subclasses call ``self.route`` in ``__init__`` and implement
-    ``authenticate``."""
+    ``authenticate``. Each takes ``live``: where its platform was seen to behave otherwise than its docs say, it
+    behaves as seen unless ``live=False`` asks for the docs' tidy behaviour."""
 
     platform: ClassVar[Platform]
 
-    def __init__(self, *, seed: int = 1, clock: SimClock | None = None) -> None:
+    def __init__(self, *, seed: int = 1, clock: SimClock | None = None, live: bool = True) -> None:
         self.seed = seed
+        self.live = live
+        """Behave as the platform was seen to live (the default), or as its docs describe it (``False``)."""
         self.random = random.Random(seed)
         self.clock = clock or SimClock()
         self.faults = Faults()

@@ -3,7 +3,10 @@ later (unpaid, then partially paid, then paid) as the clock moves or when a test
 
 The list is served newest first (``created`` descending): the doc shows no ordering, and an order desk's
 list of new orders most plausibly leads with the latest one. Free orders (amount 0) are left out unless
-``free=1`` asks for them, which then adds them to the result.
+``free=1`` asks for them. The doc does not say whether ``free=1`` adds them to the rest or answers them alone: by
+default (``live=True``) the simulator takes the harsher reading, free orders only, which a client reading with
+``free=1`` alone would pay for with every paid order; ``live=False`` adds them to the rest. Either way the token
+must come in ``auth_header`` (``X-Token``, as every public client sends it).
 """
 
 # ruff: noqa: RUF001 - the seeded data is Russian on purpose, as the platform's is
@@ -111,8 +114,9 @@ class Bizon365Simulator(PlatformSimulator):
         timezone: str = "Europe/Moscow",
         auth_header: str = "X-Token",
         history_days: int = 21,
+        live: bool = True,
     ) -> None:
-        super().__init__(seed=seed, clock=clock)
+        super().__init__(seed=seed, clock=clock, live=live)
         self.token = token
         self.project_id = project_id
         self.zone = ZoneInfo(timezone)
@@ -220,7 +224,7 @@ class Bizon365Simulator(PlatformSimulator):
                 for order in self._sorted()
                 if begin <= order.created <= end
                 and _paid_matches(order, paid)
-                and (free == "1" or order.lifecycle is not Lifecycle.FREE)
+                and self._free_matches(order, free == "1")
                 and _search_matches(order.payload, search)
             ]
             page = [copy.deepcopy(order.payload) for order in matches[skip : skip + limit]]
@@ -236,6 +240,14 @@ class Bizon365Simulator(PlatformSimulator):
                 "search": search,
             },
         )
+
+    def _free_matches(self, order: _SimOrder, free: bool) -> bool:
+        """Without ``free`` free orders are left out; with ``free=1`` they are all that comes back (live) or
+        come back with the rest (``live=False``)."""
+        is_free = order.lifecycle is Lifecycle.FREE
+        if not free:
+            return not is_free
+        return is_free or not self.live
 
     def _date_arg(self, request: Request, name: str, *, end_of_day: bool) -> datetime | None:
         """Loose ISO (``2015-02-01T00:00:00``, ``2015-02-01``); zone-less values are wall-clock in the zone."""

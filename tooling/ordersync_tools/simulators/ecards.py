@@ -90,12 +90,14 @@ class EcardsSimulator(PlatformSimulator):
         arrivals_per_request: float = 0.0,
         status_trailing_comma: bool = False,
         timezone: str = "Europe/Moscow",
+        live: bool = True,
     ) -> None:
+        """``live`` is accepted like the other simulators': no live behaviour beyond the e-cards doc is known."""
         if array_key not in ("orders", "data"):
             raise ValueError("array_key must be 'orders' or 'data'")
         if orders < 0 or arrivals_per_request < 0:
             raise ValueError("orders and arrivals_per_request must not be negative")
-        super().__init__(seed=seed, clock=clock)
+        super().__init__(seed=seed, clock=clock, live=live)
         self.token = token
         self.array_key = array_key
         self.arrivals_per_request = arrivals_per_request

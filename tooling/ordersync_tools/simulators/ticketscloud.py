@@ -3,6 +3,11 @@ limits, promocodes and the one-change-at-a-time rule (``409 Conflict``), over re
 
 Order statuses move lazily: each read looks at the clock, so an ``executed`` order past its ``expired_after``
 reads ``expired`` without any background thread. Tests move the clock with ``advance``.
+
+By default it behaves as the platform was seen to live (``live=True``): list pages shorter than asked that are
+not the last, ``pagination`` missing or counting only its page, refusals as lists of strings
+(``{"errors": ["..."]}``) and a wrong key answered ``403 {"reason": "forbidden"}``. ``live=False`` switches back
+to the docs' tidy behaviour: full pages, an exact ``pagination``, ``{"code", "msg"}`` errors and ``401``.
 """
 
 from __future__ import annotations
@@ -190,8 +195,9 @@ class TicketscloudSimulator(PlatformSimulator):
         timezone: str = "Europe/Moscow",
         events: int = 5,
         refunds: bool = True,
+        live: bool = True,
     ) -> None:
-        super().__init__(seed=seed, clock=clock)
+        super().__init__(seed=seed, clock=clock, live=live)
         self.token = token
         self.processing_delay = processing_delay
         self.zone = ZoneInfo(timezone)
@@ -222,7 +228,17 @@ class TicketscloudSimulator(PlatformSimulator):
     def authenticate(self, request: Request) -> None:
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "key" or key.strip() != self.token:
+            if self.live:
+                raise HttpError(403, {"reason": "forbidden"})
             raise _error(401, "unauthorized", "Authorization: key <API key> is missing or wrong")
+
+    def _respond(self, request: Request) -> Response:
+        """Live, a refusal's ``{"code", "msg"}`` objects become the strings the platform sends; objects stay only
+        inside a ``200`` (promocode failures)."""
+        response = super()._respond(request)
+        if self.live and response.status >= 400:
+            response.body = _live_error_body(response.body)
+        return response
 
     # -- what tests and the local runtime read ---------------------------------------------------------------
     @property
@@ -559,13 +575,18 @@ class TicketscloudSimulator(PlatformSimulator):
         with self.lock:
             now = self.clock.now()
             matched = self._matching(filters, now)
-            chosen = matched[(page - 1) * page_size : page * page_size]
+            if self.live:
+                chosen, pagination = _live_page(matched, page, page_size)
+            else:
+                chosen = matched[(page - 1) * page_size : page * page_size]
+                pagination = {"page": page, "page_size": page_size, "total": len(matched)}
             with_refunded = (request.arg("with_refunded_tickets") or "").lower() in ("true", "1")
-            body = {
-                "data": [self._refunded_view(self._payload(order, now), with_refunded) for order in chosen],
-                "pagination": {"page": page, "page_size": page_size, "total": len(matched)},
-                "refs": self._refs(chosen),
+            body: dict[str, Any] = {
+                "data": [self._refunded_view(self._payload(order, now), with_refunded) for order in chosen]
             }
+            if pagination is not None:
+                body["pagination"] = pagination
+            body["refs"] = self._refs(chosen)
         return Response(200, body)
 
     def _get_order(self, request: Request) -> Response:
@@ -974,6 +995,40 @@ def _within(moment: datetime, bounds: tuple[datetime | None, datetime | None] | 
         return True
     low, high = bounds
     return not ((low is not None and moment < low) or (high is not None and moment > high))
+
+
+# -- live behaviour ----------------------------------------------------------------------------------------
+
+
+def live_page_sizes(page_size: int) -> Callable[[int], int]:
+    """Live page lengths: every third page (the 2nd, 5th, ...) holds two thirds of ``page_size``."""
+    short = max(1, (page_size * 2) // 3)
+    return lambda index: short if index % 3 == 1 else page_size
+
+
+def _live_page(
+    matched: Sequence[SimOrder], page: int, page_size: int
+) -> tuple[Sequence[SimOrder], dict[str, int] | None]:
+    """One page as the live list serves it: some pages short though not the last, and ``pagination`` exact
+    (pages 1, 4, ...), missing (2, 5, ...) or counting only its page (3, 6, ...). Every order is on exactly one page
+    and a page past the end is empty, so reading until an empty page sees each order once."""
+    size_of = live_page_sizes(page_size)
+    start = sum(size_of(index) for index in range(page - 1))
+    chosen = matched[start : start + size_of(page - 1)]
+    kind = (page - 1) % 3
+    if kind == 1:
+        return chosen, None
+    if kind == 2:
+        return chosen, {"page": page, "page_size": page_size, "total": len(chosen)}
+    return chosen, {"page": page, "page_size": page_size, "total": len(matched)}
+
+
+def _live_error_body(body: Any) -> Any:
+    """``{"errors": [{"code", "msg"}]}`` as the platform sends it live: ``{"errors": ["msg", ...]}``."""
+    if not isinstance(body, dict) or not isinstance(body.get("errors"), list):
+        return body
+    texts = [item.get("msg") or item.get("code", "") if isinstance(item, dict) else item for item in body["errors"]]
+    return body | {"errors": texts}
 
 
 # -- request parsing ---------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from ordersync.errors import (
     PlatformError,
     RetryableError,
     ValidationFailedError,
+    platform_reasons,
 )
 from ordersync.models import Platform
 
@@ -159,7 +160,8 @@ class HttpTransport:
         if status < 400:
             return
         body = _body_of(response)
-        message = f"{method} {path}: HTTP {status}"
+        reasons = platform_reasons(body)
+        message = f"{method} {path}: HTTP {status}" + (f": {'; '.join(reasons)}" if reasons else "")
         error: PlatformError
         if status in (401, 403):
             error = AuthenticationError(self.platform, message, status_code=status, body=body)

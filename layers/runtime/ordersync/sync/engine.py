@@ -6,6 +6,10 @@ being unchanged, cost reads but no writes. The strategy depends on what the plat
 
 * ``window`` (a platform that filters on creation times): a fixed window of creation times, from the cursor
   minus the look-back to the run's start, page 1 first to learn ``total``, then the other pages concurrently.
+  Where the profile says the total is only a hint (``end_of_list="empty_page"``), pages are read in concurrent
+  batches until one comes back empty, sized by the hint so that a truthful one costs a single empty page.
+  A window is read once per entry of the profile's ``list_passes``; an order repeated across pages or passes
+  is stored and counted once.
 * ``newest_first_scan`` (a platform without filters): newest first, pages shifting as orders arrive: read from
   page 1 until a page holds only stored orders older than the look-back; repeats are deduplicated by id.
 
@@ -94,6 +98,10 @@ class PollReport(BaseModel):
     rescheduled: int = 0
     shifts_detected: int = 0
     rereads: int = 0
+    page_budget: int = 0
+    """The fewest requests the run's window reads could have taken, to set ``requests`` against: per read of a
+    window, ``ceil(N / page size)`` pages (at least one; N the distinct records it brought), ``+ 1`` where the list
+    must end on an empty page (``ceil(N / page size) + 1``)."""
     read_units: float = 0.0
     write_units: float = 0.0
     cursor: str | None = None
@@ -130,6 +138,7 @@ class RunContext:
     rescheduled: int = 0
     shifts_detected: int = 0
     rereads: int = 0
+    page_budget: int = 0
     resumed: bool = False
     cursor: str | None = None
     counter_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -224,6 +233,7 @@ class RunContext:
             rescheduled=self.rescheduled,
             shifts_detected=self.shifts_detected,
             rereads=self.rereads,
+            page_budget=self.page_budget,
             read_units=self.summary.read_units,
             write_units=self.summary.write_units,
             cursor=self.cursor,
@@ -303,7 +313,14 @@ def execute(profile: PlatformProfile, poller: str, body: Body, **run: Unpack[Run
     report = ctx.report("completed", started_at, started)
     logger.info(
         "poll run completed",
-        extra={"poller": poller, "orders_seen": report.orders_seen, "written": report.written, "pages": report.pages},
+        extra={
+            "poller": poller,
+            "orders_seen": report.orders_seen,
+            "written": report.written,
+            "pages": report.pages,
+            "requests": report.requests,
+            "page_budget": report.page_budget,
+        },
     )
     return report
 
@@ -315,25 +332,67 @@ def poll_window(ctx: RunContext, state: PollState) -> str:
     if checkpoint is not None and checkpoint.get("kind") == "window":
         window_from, window_to = from_iso(checkpoint["from"]), from_iso(checkpoint["to"])
         next_page = int(checkpoint["next_page"])
+        first_pass = int(checkpoint.get("pass", 0))
     else:
         window_to = ctx.now()
         window_from = (from_iso(state.cursor) - ctx.options.lookback) if state.cursor else ctx.options.initial_from
-        next_page = 1
+        next_page, first_pass = 1, 0
     logger.info(
         "polling window",
         extra={"created_from": to_iso(window_from), "created_to": to_iso(window_to), "from_page": next_page},
     )
     fetch_window(
-        ctx, window_from, window_to, first_page=next_page, on_progress=_window_checkpoint(ctx, window_from, window_to)
+        ctx,
+        window_from,
+        window_to,
+        first_page=next_page,
+        first_pass=first_pass,
+        on_progress=_window_checkpoint(ctx, window_from, window_to),
     )
     return to_iso(window_to)
 
 
-def _window_checkpoint(ctx: RunContext, window_from: datetime, window_to: datetime) -> Callable[[int], None]:
-    def save(next_page: int) -> None:
-        ctx.checkpoint({"kind": "window", "from": to_iso(window_from), "to": to_iso(window_to), "next_page": next_page})
+def _window_checkpoint(ctx: RunContext, window_from: datetime, window_to: datetime) -> Callable[[int, int], None]:
+    def save(pass_number: int, next_page: int) -> None:
+        checkpoint: dict[str, Any] = {
+            "kind": "window",
+            "from": to_iso(window_from),
+            "to": to_iso(window_to),
+            "next_page": next_page,
+        }
+        if pass_number:
+            checkpoint["pass"] = pass_number
+        ctx.checkpoint(checkpoint)
 
     return save
+
+
+@dataclass
+class _WindowRead:
+    """What one read of a window (all its passes) has seen: keys already stored in this run, and the orders by key
+    when the caller collects them."""
+
+    collect: bool
+    keys: set[str] = field(default_factory=set)
+    orders: dict[str, Order] = field(default_factory=dict)
+    records: int = 0
+
+    def keep(self, ctx: RunContext, pages: Sequence[OrderPage], *, observed_at: datetime) -> None:
+        """Quarantine the bad records and save the orders not seen before in this read: a repeated id is one
+        order, stored and counted once."""
+        fresh: list[Order] = []
+        for page in pages:
+            ctx.quarantine(page.quarantined)
+            self.records += len(page.quarantined)
+            for order in page.orders:
+                if order.key in self.keys:
+                    continue
+                self.keys.add(order.key)
+                fresh.append(order)
+                if self.collect:
+                    self.orders[order.key] = order
+        self.records += len(fresh)
+        ctx.save(fresh, observed_at=observed_at)
 
 
 def fetch_window(
@@ -342,30 +401,64 @@ def fetch_window(
     window_to: datetime,
     *,
     first_page: int = 1,
-    on_progress: Callable[[int], None] | None = None,
+    first_pass: int = 0,
+    on_progress: Callable[[int, int], None] | None = None,
     collect: bool = False,
 ) -> dict[str, Order]:
-    """Fetch and store every page of a window: one page to learn ``total``, then the rest ``concurrency`` at a
-    time. After each batch is durably written ``on_progress(next_page)`` records the progress. With ``collect``
-    the orders read are returned by key (the status poller compares them with what it had)."""
+    """Fetch and store every page of a window, once per pass of the profile's ``list_passes``, the pages after
+    the first ``concurrency`` at a time. After each batch is durably written ``on_progress(pass, next_page)``
+    records the progress. With ``collect`` the orders read are returned by key (the status poller compares them
+    with what it had)."""
+    profile = ctx.profile
+    read = _WindowRead(collect)
+    for pass_number in range(first_pass, len(profile.list_passes)):
+        filters = dict(profile.list_filters) | dict(profile.list_passes[pass_number])
+        progress = None if on_progress is None else _progress_of(on_progress, pass_number)
+        start = first_page if pass_number == first_pass else 1
+        records_before = read.records
+        if profile.end_of_list == "empty_page":
+            _read_until_empty_page(ctx, read, _window_query(ctx, window_from, window_to, filters), start, progress)
+        else:
+            _read_until_total(ctx, read, _window_query(ctx, window_from, window_to, filters), start, progress)
+        pages = max(1, math.ceil((read.records - records_before) / ctx.client.max_page_size))
+        ctx.page_budget += pages + (1 if profile.end_of_list == "empty_page" else 0)
+        if on_progress is not None and pass_number + 1 < len(profile.list_passes):
+            on_progress(pass_number + 1, 1)
+    return read.orders
+
+
+def _progress_of(on_progress: Callable[[int, int], None], pass_number: int) -> Callable[[int], None]:
+    def progress(next_page: int) -> None:
+        on_progress(pass_number, next_page)
+
+    return progress
+
+
+def _window_query(
+    ctx: RunContext, window_from: datetime, window_to: datetime, filters: dict[str, str]
+) -> Callable[[int], ListQuery]:
     page_size = ctx.client.max_page_size
 
     def query(page: int) -> ListQuery:
-        return ListQuery(
-            page=page,
-            page_size=page_size,
-            created_from=window_from,
-            created_to=window_to,
-            extra=ctx.profile.list_filters,
-        )
+        return ListQuery(page=page, page_size=page_size, created_from=window_from, created_to=window_to, extra=filters)
 
-    seen: dict[str, Order] = {}
+    return query
+
+
+def _read_until_total(
+    ctx: RunContext,
+    read: _WindowRead,
+    query: Callable[[int], ListQuery],
+    first_page: int,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    """A platform whose total is exact: one page to learn it, then the pages it implies; without a total, one
+    page at a time until a short one."""
+    page_size = ctx.client.max_page_size
     ctx.ensure_time()
     observed_at = ctx.now()
     first = ctx.fetch(query(first_page))
-    ctx.store([first], observed_at=observed_at)
-    if collect:
-        seen.update((order.key, order) for order in first.orders)
+    read.keep(ctx, [first], observed_at=observed_at)
     last_page = _last_page(first, page_size)
     next_page = first_page + 1
     if on_progress is not None:
@@ -378,10 +471,8 @@ def fetch_window(
             batch = list(range(next_page, min(last_page, next_page + ctx.options.concurrency - 1) + 1))
         observed_at = ctx.now()
         pages = ctx.fetch_many([query(page) for page in batch])
-        ctx.store(pages, observed_at=observed_at)
+        read.keep(ctx, pages, observed_at=observed_at)
         for page in pages:
-            if collect:
-                seen.update((order.key, order) for order in page.orders)
             found = _last_page(page, page_size)
             if found is not None and last_page is not None:
                 last_page = max(last_page, found)
@@ -390,7 +481,62 @@ def fetch_window(
             on_progress(next_page)
         if last_page is None and len(pages[-1].orders) + len(pages[-1].quarantined) < page_size:
             break
-    return seen
+
+
+def _read_until_empty_page(
+    ctx: RunContext,
+    read: _WindowRead,
+    query: Callable[[int], ListQuery],
+    first_page: int,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    """A platform whose total is only a hint: batches of pages until one comes back empty. Each batch reaches to
+    where the hint says the list ends and one page more (the largest total seen, less the records read so far, at
+    the pages' average fill), at most ``concurrency`` pages; with no hint, or once a batch meant to reach the end
+    did not, batches are ``concurrency`` pages. The pages of the batch that holds the first empty page are all
+    stored; no later batch is read."""
+    concurrency = max(1, ctx.options.concurrency)
+    total_hint: int | None = None
+    records = pages_with_records = 0
+    meant_to_end = hint_broken = False
+    batch = [first_page]
+    while True:
+        ctx.ensure_time()
+        observed_at = ctx.now()
+        pages = ctx.fetch_many([query(page) for page in batch])
+        read.keep(ctx, pages, observed_at=observed_at)
+        ended = False
+        for page in pages:
+            count = len(page.orders) + len(page.quarantined)
+            if count == 0:
+                ended = True
+                continue
+            records += count
+            pages_with_records += 1
+            hint = _total_hint(page)
+            if hint is not None:
+                total_hint = max(total_hint or 0, hint)
+        next_page = batch[-1] + 1
+        if on_progress is not None:
+            on_progress(next_page)
+        if ended:
+            return
+        hint_broken = hint_broken or meant_to_end
+        if total_hint is None or hint_broken:
+            size = concurrency
+        else:
+            per_page = records / max(1, pages_with_records)
+            size = math.ceil(max(0, total_hint - records) / per_page) + 1
+        meant_to_end = size <= concurrency and not hint_broken and total_hint is not None
+        batch = list(range(next_page, next_page + min(size, concurrency)))
+
+
+def _total_hint(page: OrderPage) -> int | None:
+    if page.total is not None:
+        return page.total
+    if page.total_pages is not None:
+        return page.total_pages * page.page_size
+    return None
 
 
 def _last_page(page: OrderPage, page_size: int) -> int | None:

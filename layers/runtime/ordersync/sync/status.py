@@ -4,9 +4,10 @@ fulfilled orders come through the refund poller, ``sync.refund_poll``, not throu
 It reads the sparse ``open-orders`` index (only open orders are in it, most overdue first), never the
 table. A platform whose profile says ``reads_status_by_id`` has each due order's status read on its own; the others
 have no single-order read, so their due orders are grouped into short windows of creation times and read through
-the list filters. A changed order is written like any other (and leaves the index once final); an unchanged one
-only has its next check moved, later the older it is (``records.next_status_check``), or leaves the index when it
-is final (what the retired refund watch left there).
+the list filters; one whose profile says ``reads_order_by_id_when_cheaper`` reads them by id when that takes fewer
+requests than those windows. A changed order is written like any other (and leaves the index once final); an
+unchanged one only has its next check moved, later the older it is (``records.next_status_check``), or leaves the
+index when it is final (what the retired refund watch left there).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def check_open_orders(ctx: RunContext, state: PollState) -> None:
             return
         done.update(stored.order.key for stored in due)
         unread: set[str] = set()
-        if ctx.profile.reads_status_by_id and isinstance(ctx.client, StatusReader):
+        if isinstance(ctx.client, StatusReader) and _reads_by_id(ctx.profile, due, ctx.client.max_page_size):
             current, unread = _read_one_by_one(ctx, ctx.client, due, listed_at=now)
         else:
             current = _read_through_windows(ctx, due)
@@ -82,6 +83,27 @@ def check_open_orders(ctx: RunContext, state: PollState) -> None:
             if ctx.repository.reschedule(stored, next_check_at=next_check):
                 ctx.rescheduled += 1
         ctx.checkpoint({"kind": "status", "round": round_number})
+
+
+def _reads_by_id(profile: PlatformProfile, due: Sequence[StoredOrder], page_size: int) -> bool:
+    """Whether the due orders are read one by one: always where the platform's status is read by id, and where it
+    only can be (``reads_order_by_id_when_cheaper``) when one request per order is fewer than the windows' reads
+    would take at best (each window's pages for its due orders, plus the empty page where the list must end on
+    one, once per list pass)."""
+    if profile.reads_status_by_id:
+        return True
+    if not profile.reads_order_by_id_when_cheaper:
+        return False
+    return len(due) < window_requests(profile, [stored.order.created_at for stored in due], page_size)
+
+
+def window_requests(profile: PlatformProfile, created: Sequence[datetime], page_size: int) -> int:
+    """The fewest requests reading the windows around orders created at ``created`` can take."""
+    trailing = 1 if profile.end_of_list == "empty_page" else 0
+    windows = creation_windows(created)
+    counts = [sum(1 for moment in created if start <= moment <= end) for start, end in windows]
+    per_pass = sum(max(1, -(-count // page_size)) + trailing for count in counts)
+    return per_pass * len(profile.list_passes)
 
 
 def _read_one_by_one(

@@ -15,7 +15,8 @@ NAMESPACE = "ordersync"
 
 
 def record_poll_metrics(metrics: Metrics, report: PollReport) -> None:
-    """Orders seen/written/unchanged/quarantined, requests, duration, and ``PollCompleted`` (the alarm's
+    """Orders seen/written/unchanged/quarantined, requests, list pages against their budget (``ceil(N / page
+    size) + 1`` per window read), duration, and ``PollCompleted`` (the alarm's
     heartbeat: it is emitted only by a run that reached the end, so stalled pollers go quiet)."""
     metrics.add_metric(name="OrdersSeen", unit=MetricUnit.Count, value=report.orders_seen)
     metrics.add_metric(name="OrdersWritten", unit=MetricUnit.Count, value=report.written)
@@ -23,6 +24,8 @@ def record_poll_metrics(metrics: Metrics, report: PollReport) -> None:
     metrics.add_metric(name="OrdersQuarantined", unit=MetricUnit.Count, value=report.quarantined + report.too_large)
     metrics.add_metric(name="OrderWriteConflicts", unit=MetricUnit.Count, value=report.conflicts)
     metrics.add_metric(name="PlatformRequests", unit=MetricUnit.Count, value=report.requests)
+    metrics.add_metric(name="ListPages", unit=MetricUnit.Count, value=report.pages)
+    metrics.add_metric(name="ListPageBudget", unit=MetricUnit.Count, value=report.page_budget)
     metrics.add_metric(name="PollDurationMs", unit=MetricUnit.Milliseconds, value=report.duration_ms)
     if report.completed:
         metrics.add_metric(name="PollCompleted", unit=MetricUnit.Count, value=1)

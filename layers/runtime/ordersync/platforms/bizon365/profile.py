@@ -14,14 +14,18 @@ MIN_LOOKBACK = timedelta(days=3)
 """Bizon365 orders are paid late (bank transfers, instalments): its window always looks back this far. Later
 payments of orders still open are found by the status poller, so the window need not cover them all."""
 
-LIST_FILTERS = {"free": "1"}
-"""Filters every list read sends: Bizon365 leaves free orders out unless asked for them."""
+LIST_PASSES: tuple[Mapping[str, str], ...] = ({}, {"free": "1"})
+"""Each window is read twice, without ``free`` and with ``free=1``, and the two merged by ``_id``. Bizon365 leaves
+free orders out unless asked for them, and its doc ("show free orders") does not say whether ``free=1`` adds them
+to the rest or answers them alone: under either reading the union of the two reads is every order. Reading only
+with ``free=1`` would miss every paid order under the second reading; reading once and guessing the reading from
+the answer would be wrong for a window that happens to hold free orders only."""
 
 PROFILE = PlatformProfile(
     platform=Platform.BIZON365,
     list_strategy="window",
     page_size=MAX_LIMIT,
-    list_filters=LIST_FILTERS,
+    list_passes=LIST_PASSES,
     min_lookback=MIN_LOOKBACK,
     order_id_pattern=r"[0-9]{1,20}",
     order_id_shape="digits",
@@ -32,6 +36,8 @@ class Settings(PlatformSettings):
     prefix = "BIZON365"
 
     project_id: str = ""
+    token_header: str = "X-Token"  # noqa: S105 - a header name, not a secret
+    """The header that carries its token (``Bizon365TokenHeader``): every public client sends ``X-Token``."""
 
 
 def settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -46,5 +52,6 @@ def build_client(config: Settings, token: str, *, timeout_seconds: float) -> Pla
         config.required("base_url"),
         token,
         project_id=config.required("project_id"),
+        auth_header=config.token_header,
         timeout=timeout_of(timeout_seconds),
     )

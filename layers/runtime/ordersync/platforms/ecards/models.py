@@ -19,9 +19,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
 
-from ordersync.errors import (
-    PermanentError,
-)
+from ordersync import errors
 from ordersync.models import ContactText, OrderStatus
 from ordersync.platforms.http import RetryPolicy
 
@@ -59,8 +57,8 @@ STATUS_MAP: dict[EcardsStatus, OrderStatus] = {
 """The canonical status of each platform status (the table in ``docs/design.md``)."""
 
 
-class OrderNotFoundError(PermanentError):
-    """The platform does not know the order (``404`` on its status)."""
+class OrderNotFoundError(errors.OrderNotFoundError):
+    """The platform does not know the order (``404`` on its status): ``ordersync.errors.OrderNotFoundError``."""
 
 
 # -- payloads the platform sends ------------------------------------------------------------------

@@ -24,6 +24,9 @@ PROFILE = PlatformProfile(
 class Settings(PlatformSettings):
     prefix = "ECARDS"
 
+    timezone: str = "Europe/Moscow"
+    """The zone of its zone-less times (``EcardsTimezone``)."""
+
 
 def settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings.from_env(environ)
@@ -33,4 +36,6 @@ def build_client(config: Settings, token: str, *, timeout_seconds: float) -> Pla
     from ordersync.platforms.ecards.client import EcardsClient
     from ordersync.platforms.http import timeout_of
 
-    return EcardsClient(config.required("base_url"), token, timeout=timeout_of(timeout_seconds))
+    return EcardsClient(
+        config.required("base_url"), token, timezone=config.timezone, timeout=timeout_of(timeout_seconds)
+    )

@@ -45,6 +45,7 @@ from ordersync.platforms.ticketscloud.models import (
     TicketscloudValues,
     TicketscloudVendorData,
     TicketscloudVendorDataAction,
+    parse_event_time,
     parse_platform_time,
 )
 
@@ -85,6 +86,7 @@ __all__ = [
     "TicketscloudVendorData",
     "TicketscloudVendorDataAction",
     "UnmappableOrderError",
+    "parse_event_time",
     "parse_order_page",
     "parse_platform_time",
     "parse_refund_page",

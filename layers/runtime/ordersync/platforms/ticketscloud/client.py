@@ -51,6 +51,15 @@ from ordersync.platforms.ticketscloud.models import (
 )
 from ordersync.platforms.ticketscloud.profile import PROFILE
 
+
+def _refusals(body: Any) -> list[str]:
+    """The strings of a ``200``'s ``errors`` list: the platform refusing, in words (promocode errors are objects)."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return []
+    return [item for item in errors if isinstance(item, str)]
+
+
 # -- the client ------------------------------------------------------------------------------------------
 
 
@@ -110,7 +119,7 @@ class TicketscloudClient:
         params = self._filter_params(filters) | {"page": str(page), "page_size": str(page_size)}
         params["with_refunded_tickets"] = "true"  # a refunded ticket stays in its order (refund summaries count them)
         body = self.transport.request("GET", ORDERS_PATH, params=params)
-        return parse_order_page(body, timezone=self.zone, currency=self.currency)
+        return parse_order_page(body, timezone=self.zone, currency=self.currency, page=page, page_size=page_size)
 
     def get_order(self, order_id: str) -> TicketscloudOrder:
         """One order by id, as the platform sends it (``GET /v2/resources/orders/:id``, answered
@@ -118,6 +127,11 @@ class TicketscloudClient:
         ``OrderNotFoundError`` with the platform's body; an answer that is not an order raises
         ``MalformedResponseError``; an id not shaped like the platform's raises ``ValidationFailedError`` unsent."""
         return self._read_order(order_id)[0]
+
+    def get_order_status(self, order_id: str) -> Order:
+        """One order, mapped (``StatusReader``): the status poller reads due orders this way when that takes
+        fewer requests than their windows. Errors as ``fetch_order``'s."""
+        return self.fetch_order(order_id)
 
     def fetch_order(self, order_id: str) -> Order:
         """One order by id mapped onto ``Order`` (``platform_port.OrderFetcher``: the refund poller's read of an
@@ -215,7 +229,9 @@ class TicketscloudClient:
         the transport does not. A 409, 429 or 5xx raises ``RetryableError`` with its status code; a lost answer
         (timeout, dropped connection, unreadable 200) raises ``OutcomeUnknownError``: the change may have been
         applied. ``400`` (for example on a ``done`` order) raises ``PermanentError`` with the platform's
-        ``errors`` body. Promocode errors come inside the ``200`` and are returned, never swallowed. An id not
+        ``errors`` body. Promocode errors (``{"code", "msg"}`` objects) come inside the ``200`` and are returned,
+        never swallowed; strings in a ``200``'s ``errors`` are the platform's refusal: ``PermanentError`` with the
+        body, not an unknown outcome. An id not
         shaped like the platform's (``PROFILE.order_id_pattern``) raises ``ValidationFailedError`` unsent; the id
         is escaped as one path segment all the same.
         """
@@ -231,6 +247,9 @@ class TicketscloudClient:
             raise OutcomeUnknownError(
                 PLATFORM, f"PATCH {path}: answered with a body that is not JSON", status_code=error.status_code
             ) from error
+        refusals = _refusals(body)
+        if refusals:
+            raise PermanentError(PLATFORM, f"PATCH {path}: refused: {'; '.join(refusals)}", status_code=200, body=body)
         try:
             envelope = TicketscloudOrderEnvelope.model_validate(body)
             order = to_order(envelope.data, timezone=self.zone, refs=envelope.refs, currency=self.currency)

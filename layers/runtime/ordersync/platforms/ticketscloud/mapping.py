@@ -22,6 +22,7 @@ from ordersync.models import (
     RefundRequest,
 )
 from ordersync.platforms.ticketscloud.models import (
+    MAX_PAGE_SIZE,
     PLATFORM,
     REFUND_STATUS_MAP,
     STATUS_MAP,
@@ -107,8 +108,11 @@ def parse_order_page(
     *,
     timezone: str | ZoneInfo = "Europe/Moscow",
     currency: str = "RUB",
+    page: int = 1,
+    page_size: int = MAX_PAGE_SIZE,
 ) -> OrderPage:
-    """Turn a list answer into an ``OrderPage``: a bad record is quarantined, a bad envelope is an error."""
+    """Turn a list answer into an ``OrderPage``: a bad record is quarantined, a bad envelope is an error. Without
+    ``pagination`` the page is the one asked for (``page``, ``page_size``) and its total is unknown."""
     try:
         envelope = TicketscloudOrderList.model_validate(body)
     except ValidationError as error:
@@ -127,6 +131,10 @@ def parse_order_page(
         except ValueError as error:  # an unknown status, or a time the validators let through
             quarantined.append(QuarantinedRecord(platform=PLATFORM, record_id=record_id, reason=str(error), raw=record))
     pagination = envelope.pagination
+    if pagination is None:
+        return OrderPage(
+            platform=PLATFORM, orders=tuple(orders), quarantined=tuple(quarantined), page=page, page_size=page_size
+        )
     return OrderPage(
         platform=PLATFORM,
         orders=tuple(orders),

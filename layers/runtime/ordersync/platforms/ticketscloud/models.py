@@ -4,6 +4,10 @@ Ticketscloud client: list orders, export them to e-mail, and PATCH one order.
 
 Ticketscloud writes its times as zone-less wall-clock strings (Moscow time by the integrators' account), so
 the zone is a setting and every time is stored in UTC. Money is a decimal string without a currency: RUB.
+
+Event times are the exception: an event's ``lifetime.start`` and ``lifetime.finish`` (in ``refs.events``) are
+zone-less **UTC**, shown by the platform in the venue's zone (``refs.events[id].timezone``). No mapping reads
+them yet; one that does reads them with ``parse_event_time``, never with ``parse_platform_time``.
 """
 
 from __future__ import annotations
@@ -62,6 +66,14 @@ def parse_platform_time(value: str, zone: ZoneInfo) -> datetime:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(UTC)
+
+
+def parse_event_time(value: str) -> datetime:
+    """Read an event time (``lifetime.start``/``finish``): zone-less UTC; an explicit offset, if ever sent, wins."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
 
 
@@ -149,10 +161,11 @@ class TicketscloudErrorItem(_Payload):
 
 
 class TicketscloudOrderList(_Payload):
-    """The envelope of a list answer; its orders are validated one by one so a bad one is quarantined."""
+    """The envelope of a list answer; its orders are validated one by one so a bad one is quarantined.
+    ``pagination`` can be missing live, or count only its page: it is a hint, never the end of the list."""
 
     data: list[Any]
-    pagination: TicketscloudPagination
+    pagination: TicketscloudPagination | None = None
     refs: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -13,12 +13,17 @@ PROFILE = PlatformProfile(
     platform=Platform.TICKETSCLOUD,
     list_strategy="window",
     page_size=MAX_PAGE_SIZE,
+    end_of_list="empty_page",
+    reads_order_by_id_when_cheaper=True,
     polls_refunds=True,
     order_id_pattern=r"[0-9a-f]{24}",
     order_id_shape="24 lowercase hexadecimal characters",
 )
 """Its list filters on creation times. A refund is a refund request of its own (``/v2/resources/refund_requests``)
-and the order stays ``done``: the refund poller reads them (``polls_refunds``)."""
+and the order stays ``done``: the refund poller reads them (``polls_refunds``).
+Its ``pagination`` is only a hint (live pages shorter than asked that are not the last, ``pagination`` missing or
+counting only its page): a window is read until an empty page. It answers one order at
+``GET /v2/resources/orders/:id``, which the status poller uses when that takes fewer requests than the windows."""
 
 
 class Settings(PlatformSettings):
