@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # template_tables
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "writepath"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_actions import body_of, order_of, out_of_order, start_moto
+from bench_actions import body_of, order_of, start_moto
 from ordersync_tools.local.fifo import FifoEventSource, honour_visibility_changes
 from ordersync_tools.local.functions import Invocation
 from ordersync_tools.simulators.ticketscloud import DEFAULT_TOKEN, TicketscloudSimulator
@@ -44,6 +44,20 @@ from ordersync.aws.action_queue import ActionQueue
 from ordersync.aws.actions_repository import ActionRepository
 from ordersync.platforms.http import RetryPolicy
 from ordersync.platforms.ticketscloud import TicketscloudClient
+
+
+def out_of_order_applied(simulator: TicketscloudSimulator, expected: dict[str, list[str]]) -> int:
+    """Orders whose applied PATCHes are not in acceptance order. An action dead-lettered after its budget is
+    missing from what was applied, as designed (the rest of its order goes on): it is left out of the comparison."""
+    wrong = 0
+    for order_id, sent in expected.items():
+        applied = [
+            patch.body["vendor_data"]["order_id"]
+            for patch in sorted(simulator.patch_history, key=lambda patch: patch.started_at)
+            if patch.order_id == order_id and patch.status == 200
+        ]
+        wrong += applied != [step for step in sent if step in set(applied)]
+    return wrong
 
 
 @dataclass(frozen=True)
@@ -198,7 +212,7 @@ def run(
                 1 for a in final if a is not None and a.state is ActionState.DEAD_LETTERED and a.attempts == 0
             ),
             applied_twice=sum(1 for count in applied.values() if count > 1),
-            out_of_order=out_of_order(simulator, expected),
+            out_of_order=out_of_order_applied(simulator, expected),
             conflicts=len(simulator.conflicts),
             confirmed_by_read=sum(1 for a in final if a is not None and a.confirmed_by_read),
             platform_requests=len(requests),
