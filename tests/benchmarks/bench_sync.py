@@ -25,11 +25,12 @@ with the ratio of the median wall time to it.
 from __future__ import annotations
 
 import argparse
+import json
 import math
-import multiprocessing
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -37,7 +38,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ PHASES = ("full", "no-change", "1% changed")
 
 
 # -- the platform, in a process of its own ----------------------------------------------------------------------
-def _serve_simulator(conn: Connection, platform_value: str, orders: int, latency: float) -> None:
+def _serve_simulator(platform_value: str, orders: int, latency: float) -> None:
     """The simulator's process: build it on a frozen clock, serve it, and answer the benchmark's commands."""
     from ordersync_tools.simulators.base import SimClock
     from ordersync_tools.simulators.bizon365 import Bizon365Simulator
@@ -95,8 +95,13 @@ def _serve_simulator(conn: Connection, platform_value: str, orders: int, latency
     else:
         simulator = EcardsSimulator(orders=orders, seed=3, clock=clock)
     simulator.faults.latency = latency
+
+    def answer(value: Any) -> None:
+        sys.stdout.write(json.dumps(value) + "\n")
+        sys.stdout.flush()
+
     with simulator.running():
-        conn.send(
+        answer(
             {
                 "base_url": simulator.base_url,
                 "token": simulator.token,
@@ -105,18 +110,18 @@ def _serve_simulator(conn: Connection, platform_value: str, orders: int, latency
             }
         )
         rounds = 0
-        while True:
-            command, argument = conn.recv()
+        for line in sys.stdin:
+            command, argument = json.loads(line)
             if command == "stop":
                 return
             if command == "clear":
                 simulator.clear_requests()
-                conn.send(None)
+                answer(None)
             elif command == "requests":
-                conn.send(len(simulator.requests))
+                answer(len(simulator.requests))
             elif command == "change":
                 rounds += 1
-                conn.send(_change_orders(simulator, platform, argument, rounds))
+                answer(_change_orders(simulator, platform, argument, rounds))
 
 
 def _change_orders(simulator: Any, platform: Platform, share: float, rounds: int) -> int:
@@ -132,19 +137,28 @@ def _change_orders(simulator: Any, platform: Platform, share: float, rounds: int
 
 
 class SimulatorProcess:
+    """The simulator in a child process (this file run with ``--serve-simulator``), driven by JSON lines."""
+
     def __init__(self, platform: Platform, orders: int, latency: float) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(
-            target=_serve_simulator, args=(child, platform.value, orders, latency), daemon=True
+        command = [sys.executable, __file__, "--serve-simulator", platform.value, str(orders), str(latency)]
+        self._process = subprocess.Popen(  # noqa: S603 - this very file, with arguments of its own making
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ.copy()
         )
-        self._process.start()
-        self.info: dict[str, Any] = self._conn.recv()
+        self.info: dict[str, Any] = self._read()
         self.platform = platform
 
+    def _read(self) -> Any:
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line:
+            raise RuntimeError("the simulator process ended")
+        return json.loads(line)
+
     def ask(self, command: str, argument: Any = None) -> Any:
-        self._conn.send((command, argument))
-        return self._conn.recv()
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps([command, argument]) + "\n")
+        self._process.stdin.flush()
+        return self._read()
 
     def client(self) -> PlatformClient:
         base_url, token = self.info["base_url"], self.info["token"]
@@ -155,23 +169,14 @@ class SimulatorProcess:
         return EcardsClient(base_url, token)
 
     def stop(self) -> None:
-        if self._process.is_alive():
-            self._conn.send(("stop", None))
-            self._process.join(timeout=10)
+        if self._process.poll() is None:
+            assert self._process.stdin is not None
+            self._process.stdin.write(json.dumps(["stop", None]) + "\n")
+            self._process.stdin.close()
+            self._process.wait(timeout=10)
 
 
 # -- DynamoDB: moto server in a process of its own, latency per call in this one --------------------------------
-def _serve_moto(port: int) -> None:
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    threading.Event().wait()
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -181,9 +186,11 @@ def _free_port() -> int:
 class MotoProcess:
     def __init__(self) -> None:
         self.port = _free_port()
-        context = multiprocessing.get_context("spawn")
-        self._process = context.Process(target=_serve_moto, args=(self.port,), daemon=True)
-        self._process.start()
+        self._process = subprocess.Popen(  # noqa: S603 - moto's own server module
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -200,7 +207,7 @@ class MotoProcess:
 
     def stop(self) -> None:
         self._process.terminate()
-        self._process.join(timeout=10)
+        self._process.wait(timeout=10)
 
 
 class DynamoLatency:
@@ -504,7 +511,7 @@ def run_benchmark(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("sizes", nargs="*", type=int, default=[2000], help="order counts (default 2000)")
     parser.add_argument("--platform", choices=[p.value for p in Platform], default=Platform.TICKETSCLOUD.value)
@@ -513,12 +520,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--platform-latency", type=float, default=0.15, help="seconds per platform request")
     parser.add_argument("--dynamodb-latency", type=float, default=0.008, help="seconds per DynamoDB call")
     parser.add_argument("--concurrency", type=int, default=4, help="PollConcurrency (default 4)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def check_full_syncs(rows: list[Row]) -> None:
+    """Both variants must have stored every order in their full sync, or their figures compare nothing."""
+    for row in rows:
+        for run in row.runs:
+            if row.phase == "full" and run.written != row.orders:
+                raise RuntimeError(f"{row.variant} full sync wrote {run.written} of {row.orders} orders")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--serve-simulator"]:
+        _serve_simulator(argv[1], int(argv[2]), float(argv[3]))
+        return
+    args = parse_args(argv)
     rows = run_benchmark(args)
     print_report(rows, args)
-    for row in rows:
-        if row.phase == "full" and any(run.written != row.orders for run in row.runs):
-            raise SystemExit(f"{row.variant} full sync did not write all {row.orders} orders")
+    check_full_syncs(rows)
 
 
 if __name__ == "__main__":

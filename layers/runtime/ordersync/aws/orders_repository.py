@@ -70,6 +70,8 @@ def item_size(item: Mapping[str, Any]) -> int:
         size += len(name.encode())
         if "S" in value:
             size += len(value["S"].encode())
+        elif "B" in value:
+            size += len(value["B"])
         elif "N" in value:
             size += len(value["N"].lstrip("-").replace(".", "")) // 2 + 2
         elif "BOOL" in value or "NULL" in value:
@@ -210,10 +212,7 @@ class OrderRepository(DynamoDBRepository):
         item: dict[str, Any] = {
             "pk": {"S": order.key},
             "platform": {"S": order.platform.value},
-            "order_id": {"S": order.order_id},
             "status": {"S": order.status.value},
-            "raw_status": {"S": order.raw_status},
-            "created_at": {"S": to_iso(order.created_at)},
             "content_hash": {"S": digest},
             "version": {"N": str(version)},
             "first_seen_at": {"S": first_seen if isinstance(first_seen, str) else to_iso(first_seen)},
