@@ -234,6 +234,8 @@ def dynamodb_client(endpoint: str, hook: DynamoLatency, pool: int) -> Any:
         "dynamodb",
         endpoint_url=endpoint,
         region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
         config=Config(max_pool_connections=pool, retries={"max_attempts": 3, "mode": "standard"}),
     )
     client.meta.events.register("before-send.dynamodb", hook)

@@ -128,7 +128,8 @@ def order_repository() -> OrderRepository:
 
     config = settings()
     watch = RefundWatch(timedelta(days=config.refund_watch_days), still_moving=platforms.still_moving())
-    return OrderRepository(config.orders_table, refund_watch=watch)
+    # Reads and writes of a batch run on as many threads as the pollers fetch pages with (PollConcurrency).
+    return OrderRepository(config.orders_table, refund_watch=watch, write_concurrency=config.poll_concurrency)
 
 
 @cache

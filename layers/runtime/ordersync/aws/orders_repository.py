@@ -12,10 +12,11 @@ import binascii
 import builtins
 import json
 import math
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, KeysAndAttributesTypeDef
 
 logger = Logger(child=True)
+T = TypeVar("T")
+R = TypeVar("R")
 
 BATCH_GET_LIMIT = 100
 MAX_UNPROCESSED_ROUNDS = 8
@@ -48,6 +51,7 @@ MAX_LIST_ROUNDS = 20
 LIST_FILTER_PAGE = 200  # items evaluated per round of a filtered list
 BY_PLATFORM_CHANGED_INDEX = "by-platform-changed"
 OPEN_ORDERS_INDEX = "open-orders"
+_HASH_PROJECTION = "pk, content_hash"
 _STORED_PROJECTION = "pk, content_hash, version, first_seen_at, last_changed_at, item_bytes, #status, watch_until"
 
 
@@ -110,6 +114,19 @@ class OrderRepository(DynamoDBRepository):
         super().__init__(table_name, dynamodb_client=dynamodb_client)
         self._write_concurrency = max(1, write_concurrency)
         self.refund_watch = refund_watch
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def _in_parallel(self, work: Callable[[T], R], inputs: Sequence[T]) -> builtins.list[R]:
+        """``work`` over ``inputs`` on the repository's pool (``write_concurrency`` threads, made on first use and
+        kept for the container's life), in order; a single input runs on the caller's thread."""
+        if len(inputs) <= 1 or self._write_concurrency == 1:
+            return [work(one) for one in inputs]
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self._write_concurrency, thread_name_prefix="orders-table")
+        return builtins.list(self._pool.map(work, inputs))
 
     # -- writes ----------------------------------------------------------------------------------
     def save_changed(
@@ -124,13 +141,14 @@ class OrderRepository(DynamoDBRepository):
         latest: dict[str, Order] = {order.key: order for order in orders}
         if not latest:
             return SaveSummary()
-        stored, read_cost = self._stored_heads(list(latest))
+        digests = {key: content_hash(order) for key, order in latest.items()}
+        stored, read_cost = self._stored_heads(digests)
         changed: list[tuple[Order, str, dict[str, Any] | None]] = []
         unchanged = 0
         stale: set[str] = set()
         observed = None if observed_at is None else to_iso(observed_at)
         for key, order in latest.items():
-            digest = content_hash(order)
+            digest = digests[key]
             head = stored.get(key)
             if head is not None and head.get("content_hash") == digest:
                 unchanged += 1
@@ -142,12 +160,7 @@ class OrderRepository(DynamoDBRepository):
                 )
             else:
                 changed.append((order, digest, head))
-        outcomes: list[tuple[Literal["written", "conflict", "too_large"], str, bool, float]]
-        if len(changed) <= 1 or self._write_concurrency == 1:
-            outcomes = [self._write(order, digest, head, seen_at) for order, digest, head in changed]
-        else:
-            with ThreadPoolExecutor(max_workers=min(self._write_concurrency, len(changed))) as pool:
-                outcomes = list(pool.map(lambda change: self._write(change[0], change[1], change[2], seen_at), changed))
+        outcomes = self._in_parallel(lambda change: self._write(change[0], change[1], change[2], seen_at), changed)
         return SaveSummary(
             written=sum(1 for outcome in outcomes if outcome[0] == "written"),
             created=sum(1 for outcome in outcomes if outcome[0] == "written" and outcome[2]),
@@ -259,28 +272,40 @@ class OrderRepository(DynamoDBRepository):
         return True
 
     # -- reads -----------------------------------------------------------------------------------
-    def _stored_heads(self, keys: list[str]) -> tuple[dict[str, dict[str, Any]], float]:
-        """Hash, version and first-seen of the stored items among ``keys``, and the read units it cost."""
+    def _stored_heads(self, digests: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], float]:
+        """What ``save_changed`` compares of the stored items among ``digests``' keys, and the read units it cost.
+
+        A poll mostly meets unchanged orders, so the first reads project the hash alone (``BatchGetItem``s of
+        ``BATCH_GET_LIMIT`` keys, in parallel): an unchanged order costs its key, its hash and nothing else. Only
+        the stored orders whose hash differs are read again for the rest of their head (version, times, status,
+        watch), which their conditional write needs. Read units: half a unit per key of the first reads (an item
+        of at most 4 KB, as nearly all are), and the measured size of each head read again."""
+        keys = builtins.list(digests)
+        chunks = [keys[start : start + BATCH_GET_LIMIT] for start in range(0, len(keys), BATCH_GET_LIMIT)]
         heads: dict[str, dict[str, Any]] = {}
-        cost = 0.0
-        for start in range(0, len(keys), BATCH_GET_LIMIT):
-            chunk = keys[start : start + BATCH_GET_LIMIT]
-            for raw in self._batch_get(chunk, projection=True):
+        for found in self._in_parallel(lambda chunk: self._batch_get(chunk, projection=_HASH_PROJECTION), chunks):
+            for raw in found:
+                heads[raw["pk"]["S"]] = {"content_hash": raw.get("content_hash", {}).get("S")}
+        cost = 0.5 * len(keys)
+        differing = [key for key, head in heads.items() if head["content_hash"] != digests[key]]
+        chunks = [differing[start : start + BATCH_GET_LIMIT] for start in range(0, len(differing), BATCH_GET_LIMIT)]
+        for found in self._in_parallel(lambda chunk: self._batch_get(chunk, projection=_STORED_PROJECTION), chunks):
+            for raw in found:
                 plain = from_item(raw)
                 heads[str(plain["pk"])] = plain
                 cost += read_units(int(plain.get("item_bytes", 0)))
-            found = sum(1 for key in chunk if key in heads)
-            cost += 0.5 * (len(chunk) - found)
         return heads, cost
 
-    def _batch_get(self, keys: Sequence[str], *, projection: bool = False) -> builtins.list[dict[str, Any]]:
+    def _batch_get(self, keys: Sequence[str], *, projection: str | None = None) -> builtins.list[dict[str, Any]]:
         """The stored items among ``keys`` (at most ``BATCH_GET_LIMIT``), as DynamoDB returns them; with
-        ``projection`` only what ``save_changed`` compares. The keys DynamoDB leaves unprocessed (throttling) are
-        asked for again with ``UNPROCESSED_BACKOFF``; ``UnprocessedKeysError`` when some are left after the last."""
+        ``projection`` only those attributes (``#status`` names ``status``). The keys DynamoDB leaves unprocessed
+        (throttling) are asked for again with ``UNPROCESSED_BACKOFF``; ``UnprocessedKeysError`` when some are left
+        after the last."""
         request: KeysAndAttributesTypeDef = {"Keys": [{"pk": {"S": key}} for key in keys]}
         if projection:
-            request["ProjectionExpression"] = _STORED_PROJECTION
-            request["ExpressionAttributeNames"] = {"#status": "status"}
+            request["ProjectionExpression"] = projection
+            if "#status" in projection:
+                request["ExpressionAttributeNames"] = {"#status": "status"}
         found: builtins.list[dict[str, Any]] = []
         for round_ in range(1, UNPROCESSED_BACKOFF.attempts + 1):
             response = self.client.batch_get_item(RequestItems={self.table_name: request})
