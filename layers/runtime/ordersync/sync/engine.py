@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NotRequired, TypedDict, Unpack
@@ -127,6 +127,10 @@ class RunContext:
     resumed: bool = False
     cursor: str | None = None
     counter_lock: threading.Lock = field(default_factory=threading.Lock)
+    prefetcher: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-prefetch")
+    )
+    """Runs the fetch of the next batch of pages (on ``pool``) while the current batch is written."""
 
     @property
     def platform(self) -> Platform:
@@ -293,6 +297,8 @@ def execute(profile: PlatformProfile, poller: str, body: Body, **run: Unpack[Run
             logger.exception("poll run failed; the last checkpoint stands", extra={"poller": poller})
             state_repository.release(poller, run_id)
             return ctx.report("failed", started_at, started, f"{type(error).__name__}: {redact(str(error))}")
+        finally:
+            ctx.prefetcher.shutdown(wait=False, cancel_futures=True)
     report = ctx.report("completed", started_at, started)
     logger.info(
         "poll run completed",
@@ -363,27 +369,62 @@ def fetch_window(
     next_page = first_page + 1
     if on_progress is not None:
         on_progress(next_page)
+    prefetched: Prefetch | None = None
     while last_page is None or next_page <= last_page:
         ctx.ensure_time()
         if last_page is None:  # no total: one page at a time until a short one
             batch = [next_page]
         else:
             batch = list(range(next_page, min(last_page, next_page + ctx.options.concurrency - 1) + 1))
-        observed_at = ctx.now()
-        pages = ctx.fetch_many([query(page) for page in batch])
-        ctx.store(pages, observed_at=observed_at)
+        observed_at, pages = _fetch_batch(ctx, batch, prefetched, query)
         for page in pages:
-            if collect:
-                seen.update((order.key, order) for order in page.orders)
             found = _last_page(page, page_size)
             if found is not None and last_page is not None:
                 last_page = max(last_page, found)
+        prefetched = _prefetch_next(ctx, batch, last_page, query)
+        ctx.store(pages, observed_at=observed_at)
+        if collect:
+            for page in pages:
+                seen.update((order.key, order) for order in page.orders)
         next_page = batch[-1] + 1
         if on_progress is not None:
             on_progress(next_page)
         if last_page is None and len(pages[-1].orders) + len(pages[-1].quarantined) < page_size:
             break
     return seen
+
+
+@dataclass(frozen=True)
+class Prefetch:
+    """The next batch of pages, requested while the current one is being written."""
+
+    batch: list[int]
+    observed_at: datetime
+    pages: Future[list[OrderPage]]
+
+
+def _fetch_batch(
+    ctx: RunContext, batch: list[int], prefetched: Prefetch | None, query: Callable[[int], ListQuery]
+) -> tuple[datetime, list[OrderPage]]:
+    """The pages of ``batch`` and when they were requested: the prefetched ones when they are that batch."""
+    if prefetched is not None and prefetched.batch == batch:
+        return prefetched.observed_at, prefetched.pages.result()
+    observed_at = ctx.now()
+    return observed_at, ctx.fetch_many([query(page) for page in batch])
+
+
+def _prefetch_next(
+    ctx: RunContext, batch: list[int], last_page: int | None, query: Callable[[int], ListQuery]
+) -> Prefetch | None:
+    """Start fetching the batch after ``batch`` (when the last page is known and some are left), so that
+    fetching overlaps with writing the current batch; what it fetched counts only once it is stored, so the
+    checkpoints stay where they were. With a concurrency of 1 the run stays strictly one step at a time."""
+    if last_page is None or batch[-1] >= last_page or ctx.options.concurrency < 2:
+        return None
+    start = batch[-1] + 1
+    following = list(range(start, min(last_page, start + ctx.options.concurrency - 1) + 1))
+    observed_at = ctx.now()
+    return Prefetch(following, observed_at, ctx.prefetcher.submit(ctx.fetch_many, [query(page) for page in following]))
 
 
 def _last_page(page: OrderPage, page_size: int) -> int | None:
