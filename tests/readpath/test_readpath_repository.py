@@ -342,3 +342,26 @@ def test_a_stored_payload_reads_back_from_bytes_and_from_a_stream_records_base64
 
     assert decode_order({"order_z": packed}) == order
     assert decode_order({"order_z": base64.b64encode(packed).decode()}) == order
+
+
+def test_listing_merges_the_index_shards_most_recently_changed_first_across_pages(
+    repository: OrderRepository, dynamodb
+) -> None:
+    for n in range(40):
+        repository.save_changed([make_order(n)], seen_at=NOW + timedelta(minutes=n))
+    listed: list[str] = []
+    cursor = None
+
+    for _ in range(10):
+        page, cursor = repository.list(Platform.ECARDS, None, None, 7, cursor)
+        listed.extend(stored.order.order_id for stored in page)
+        if cursor is None:
+            break
+
+    shards = {
+        item["changed_shard"]["S"]
+        for item in dynamodb.scan(TableName=repository.table_name, ProjectionExpression="changed_shard")["Items"]
+    }
+    assert listed == [f"order-{n:04d}" for n in reversed(range(40))]
+    assert len(shards) > 1
+    assert all(shard.startswith("ecards#") for shard in shards)
