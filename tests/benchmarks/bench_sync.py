@@ -350,6 +350,7 @@ def ordersync_repetition(
             wall, cpu, requests, calls, written, wcu, rcu, peak = _measure(simulator, hook, body)
             size = _mean_item_bytes(client, orders_table) if phase == "full" else 0.0
             rows[phase].runs.append(Run(wall, cpu, requests, calls, written, wcu, rcu, size, peak))
+            _progress(rows[phase])
     finally:
         platform_client.close()
 
@@ -393,8 +394,19 @@ def baseline_repetition(
             wall, cpu, requests, calls, written, wcu, rcu, peak = _measure(simulator, hook, body)
             size = statistics.fmean(sizes) if sizes else 0.0
             rows[phase].runs.append(Run(wall, cpu, requests, calls, written, wcu, rcu, size, peak))
+            _progress(rows[phase])
     finally:
         platform_client.close()
+
+
+def _progress(row: Row) -> None:
+    """One line per phase on stderr, so that a long run shows (and keeps) its figures as it goes."""
+    run = row.runs[-1]
+    print(
+        f"N={row.orders} {row.variant} {row.phase}: wall {run.wall:.2f} s, CPU {run.cpu:.2f} s, "
+        f"requests {run.requests}, written {run.written}, calls {run.calls}",
+        file=sys.stderr,
+    )
 
 
 def _baseline_item(order: Order) -> dict[str, Any]:
