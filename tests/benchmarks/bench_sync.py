@@ -356,9 +356,16 @@ def ordersync_repetition(
 
 
 def baseline_repetition(
-    platform: Platform, simulator: SimulatorProcess, client: Any, hook: DynamoLatency, rows: dict[str, Row]
+    platform: Platform,
+    simulator: SimulatorProcess,
+    client: Any,
+    hook: DynamoLatency,
+    rows: dict[str, Row],
+    *,
+    phases: Sequence[str] = PHASES,
 ) -> None:
-    """Page by page at the default page size; ``PutItem`` for every order, changed or not."""
+    """Page by page at the default page size; ``PutItem`` for every order, changed or not (so its three phases
+    do the same work: ``--baseline-phases full`` runs only the first on a busy machine)."""
     table = "bench-baseline"
     _fresh_tables(client, table)
     platform_client = simulator.client()
@@ -387,7 +394,7 @@ def baseline_repetition(
             page += 1
 
     try:
-        for phase in PHASES:
+        for phase in phases:
             if phase == "1% changed" and not simulator.ask("change", CHANGED_SHARE):
                 continue
             sizes.clear()
@@ -514,7 +521,7 @@ def run_benchmark(args: argparse.Namespace) -> list[Row]:
                 for repeat in range(args.repeat):
                     ordersync_repetition(platform, simulator, client, hook, ours, settings=settings, repeat=repeat)
                     if repeat < args.baseline_repeat:
-                        baseline_repetition(platform, simulator, client, hook, base)
+                        baseline_repetition(platform, simulator, client, hook, base, phases=args.baseline_phases)
                     print(f"N={orders}: repetition {repeat + 1} done", file=sys.stderr)
                 rows += [*ours.values(), *base.values()]
             finally:
@@ -531,6 +538,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--platform", choices=[p.value for p in Platform], default=Platform.TICKETSCLOUD.value)
     parser.add_argument("--repeat", type=int, default=3, help="repetitions of ordersync's phases (default 3)")
     parser.add_argument("--baseline-repeat", type=int, default=3, help="repetitions of the baseline (0: none)")
+    parser.add_argument(
+        "--baseline-phases", nargs="+", choices=PHASES, default=list(PHASES), help="the baseline's phases (all)"
+    )
     parser.add_argument("--platform-latency", type=float, default=0.15, help="seconds per platform request")
     parser.add_argument("--dynamodb-latency", type=float, default=0.008, help="seconds per DynamoDB call")
     parser.add_argument("--concurrency", type=int, default=4, help="PollConcurrency (default 4)")
