@@ -207,7 +207,11 @@ class MotoProcess:
 
     def stop(self) -> None:
         self._process.terminate()
-        self._process.wait(timeout=10)
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a busy moto server can be slow to finish its threads
+            self._process.kill()
+            self._process.wait(timeout=10)
 
 
 class DynamoLatency:
