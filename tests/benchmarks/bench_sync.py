@@ -1,38 +1,51 @@
-"""Benchmark of the read path: a full sync and a no-change sync of a simulated platform with N orders.
+"""Benchmark of the read path against a modelled world: a full, a no-change and a 1%-changed sync of N orders.
 
-Run: ``python tests/benchmarks/bench_sync.py [N ...] [--platform ticketscloud|bizon365|ecards]`` (default N: 1000
-and 50000, platform Ticketscloud). Everything runs on this machine: the platform simulator in this process over
-HTTP on 127.0.0.1, DynamoDB emulated by moto in the same process.
+Run: ``python tests/benchmarks/bench_sync.py [N ...] [--platform ticketscloud|bizon365|ecards] [--repeat 3]
+[--platform-latency 0.15] [--dynamodb-latency 0.008] [--concurrency 4]`` (N: 2000, 20000 or 50000; default 2000).
 
-Beside ordersync it runs a plain baseline in the same process: one page at a time at the platform's default page
-size, every order written with ``PutItem`` whether it changed or not. Capacity units are computed from item
-sizes with DynamoDB's rounding rules (moto's own ``ConsumedCapacity`` does not round per KB); peak memory is the
-process's peak RSS during the phase (``VmHWM``, reset before each phase), simulator included for both variants.
+What it models, so that the figures are about ordersync and not about the emulators:
+
+* the platform simulator runs in a process of its own, with its latency fault set (seconds per request);
+* DynamoDB is moto in server mode, in a process of its own, reached over HTTP;
+* every DynamoDB call of the poller's process goes through a botocore ``before-send`` hook that sleeps for the
+  DynamoDB latency and counts the call by operation, for ordersync and the baseline alike.
+
+So the CPU time printed (``time.process_time`` of this process over the phase) is the poller's own, and the wall
+time is what latency and concurrency make of it. Beside ordersync, in the same run and against the same
+simulator, a naive baseline reads one page at a time at the platform's default page size and writes every order
+with ``PutItem`` whether it changed or not.
+
+Per phase it prints wall and CPU seconds (min/median/max over the repetitions), platform requests against the
+minimum, DynamoDB calls by operation, items written, write and read units (DynamoDB's rounding per item), bytes
+per stored item, peak RSS of this process, and the physical lower bound
+``max(ceil(minimum requests / concurrency) * platform latency, ceil(writes / concurrency) * DynamoDB latency)``
+with the ratio of the median wall time to it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
+import socket
+import statistics
+import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
-from moto import mock_aws
+from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # template_tables
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "readpath"))
-from ordersync_tools.simulators.base import PlatformSimulator, SimClock
-from ordersync_tools.simulators.bizon365 import Bizon365Simulator
-from ordersync_tools.simulators.ecards import EcardsSimulator
-from ordersync_tools.simulators.ticketscloud import TicketscloudSimulator
 from readpath_support import create_orders_table, create_poll_state_table
 
 from ordersync.aws.orders_repository import OrderRepository, item_size, write_units
@@ -45,83 +58,216 @@ from ordersync.platforms.bizon365 import Bizon365Client
 from ordersync.platforms.ecards import EcardsClient
 from ordersync.platforms.ticketscloud import TicketscloudClient
 from ordersync.sync.engine import PollOptions, run_poller
-from ordersync.sync.records import encode_order, to_iso
+from ordersync.sync.records import to_iso
 
 DEFAULT_PAGE_SIZE = {Platform.TICKETSCLOUD: 50, Platform.BIZON365: 100, Platform.ECARDS: 20}
-"""What each platform returns when no page size is asked for (its documented default)."""
+"""What each platform returns when no page size is asked for (its documented default): the baseline's page."""
 WHOLE_HISTORY = timedelta(days=365 * 30)
+CHANGED_SHARE = 0.01
+PHASES = ("full", "no-change", "1% changed")
 
 
+# -- the platform, in a process of its own ----------------------------------------------------------------------
+def _serve_simulator(platform_value: str, orders: int, latency: float) -> None:
+    """The simulator's process: build it on a frozen clock, serve it, and answer the benchmark's commands."""
+    from ordersync_tools.simulators.base import SimClock
+    from ordersync_tools.simulators.bizon365 import Bizon365Simulator
+    from ordersync_tools.simulators.ecards import EcardsSimulator
+    from ordersync_tools.simulators.ticketscloud import TicketscloudSimulator
+
+    class FrozenClock(SimClock):
+        """No order expires or gets paid between phases: a no-change sync meets a platform where nothing changed."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._frozen = datetime.now(UTC)
+
+        def now(self) -> datetime:
+            return self._frozen
+
+    platform = Platform(platform_value)
+    clock = FrozenClock()
+    simulator: Any
+    if platform is Platform.TICKETSCLOUD:
+        simulator = TicketscloudSimulator(orders=orders, seed=3, processing_delay=0.0, clock=clock)
+    elif platform is Platform.BIZON365:
+        simulator = Bizon365Simulator(orders=orders, seed=3, history_days=max(21, orders // 50), clock=clock)
+    else:
+        simulator = EcardsSimulator(orders=orders, seed=3, clock=clock)
+    simulator.faults.latency = latency
+
+    def answer(value: Any) -> None:
+        sys.stdout.write(json.dumps(value) + "\n")
+        sys.stdout.flush()
+
+    with simulator.running():
+        answer(
+            {
+                "base_url": simulator.base_url,
+                "token": simulator.token,
+                "project_id": getattr(simulator, "project_id", None),
+                "orders": len(simulator.orders) if platform is Platform.BIZON365 else orders,
+            }
+        )
+        rounds = 0
+        for line in sys.stdin:
+            command, argument = json.loads(line)
+            if command == "stop":
+                return
+            if command == "clear":
+                simulator.clear_requests()
+                answer(None)
+            elif command == "requests":
+                answer(len(simulator.requests))
+            elif command == "change":
+                rounds += 1
+                answer(_change_orders(simulator, platform, argument, rounds))
+
+
+def _change_orders(simulator: Any, platform: Platform, share: float, rounds: int) -> int:
+    """Change ``share`` of the orders in a way the platform's list shows; how many changed (0: not supported)."""
+    if platform is not Platform.TICKETSCLOUD:
+        return 0
+    ids = simulator.order_ids()
+    step = max(1, round(1 / share))
+    with simulator.lock:
+        for order_id in ids[::step]:
+            simulator._order(order_id).vendor_data = {"benchmark_round": rounds}
+    return len(ids[::step])
+
+
+class SimulatorProcess:
+    """The simulator in a child process (this file run with ``--serve-simulator``), driven by JSON lines."""
+
+    def __init__(self, platform: Platform, orders: int, latency: float) -> None:
+        command = [sys.executable, __file__, "--serve-simulator", platform.value, str(orders), str(latency)]
+        self._process = subprocess.Popen(  # noqa: S603 - this very file, with arguments of its own making
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ.copy()
+        )
+        self.info: dict[str, Any] = self._read()
+        self.platform = platform
+
+    def _read(self) -> Any:
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line:
+            raise RuntimeError("the simulator process ended")
+        return json.loads(line)
+
+    def ask(self, command: str, argument: Any = None) -> Any:
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps([command, argument]) + "\n")
+        self._process.stdin.flush()
+        return self._read()
+
+    def client(self) -> PlatformClient:
+        base_url, token = self.info["base_url"], self.info["token"]
+        if self.platform is Platform.TICKETSCLOUD:
+            return TicketscloudClient(base_url, token)
+        if self.platform is Platform.BIZON365:
+            return Bizon365Client(base_url, token, project_id=self.info["project_id"])
+        return EcardsClient(base_url, token)
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            assert self._process.stdin is not None
+            self._process.stdin.write(json.dumps(["stop", None]) + "\n")
+            self._process.stdin.close()
+            self._process.wait(timeout=10)
+
+
+# -- DynamoDB: moto server in a process of its own, latency per call in this one --------------------------------
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class MotoProcess:
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self._process = subprocess.Popen(  # noqa: S603 - moto's own server module
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            except OSError:
+                time.sleep(0.1)
+            else:
+                return
+        raise RuntimeError("moto server did not start")
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a busy moto server can be slow to finish its threads
+            self._process.kill()
+            self._process.wait(timeout=10)
+
+
+class DynamoLatency:
+    """A botocore ``before-send`` handler: count the call by operation, then sleep for the modelled latency."""
+
+    def __init__(self, latency: float) -> None:
+        self.latency = latency
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, event_name: str, **_: Any) -> None:
+        with self._lock:
+            self.calls[event_name.rsplit(".", 1)[-1]] += 1
+        if self.latency:
+            time.sleep(self.latency)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+
+def dynamodb_client(endpoint: str, hook: DynamoLatency, pool: int) -> Any:
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(max_pool_connections=pool, retries={"max_attempts": 3, "mode": "standard"}),
+    )
+    client.meta.events.register("before-send.dynamodb", hook)
+    return client
+
+
+# -- measurements ------------------------------------------------------------------------------------------------
 @dataclass
-class Phase:
-    variant: str
-    phase: str
-    orders: int
-    seconds: float
+class Run:
+    wall: float
+    cpu: float
     requests: int
-    minimum_requests: int
+    calls: dict[str, int]
     written: int
     write_units: float
     read_units: float
+    bytes_per_item: float
     peak_rss_mb: float
 
-    @property
-    def orders_per_second(self) -> float:
-        return self.orders / self.seconds if self.seconds else float("inf")
 
-
-# -- the environment -------------------------------------------------------------------------------------------
-@contextmanager
-def embedded_aws() -> Iterator[None]:
-    """DynamoDB emulated by moto inside this process: the HTTP hop to a moto server would only add its own
-    parsing to every call, for both variants alike, and make a 50,000-order run take many minutes."""
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    with mock_aws():
-        yield
-
-
-def _reset() -> tuple[str, str]:
-    """Fresh tables, as template.yaml defines them (stream and indexes included)."""
-    client = boto3.client("dynamodb")
-    for name in client.list_tables()["TableNames"]:
-        client.delete_table(TableName=name)
-    return create_orders_table(client), create_poll_state_table(client)
-
-
-class FrozenClock(SimClock):
-    """The platform's clock stands still during a benchmark: no order expires or gets paid between the full
-    sync and the no-change sync, so the second one measures a platform where nothing changed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._frozen = datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self._frozen
-
-
-def _simulator(platform: Platform, orders: int, clock: SimClock) -> PlatformSimulator:
-    if platform is Platform.TICKETSCLOUD:
-        return TicketscloudSimulator(orders=orders, seed=3, processing_delay=0.0, clock=clock)
-    if platform is Platform.BIZON365:
-        return Bizon365Simulator(orders=orders, seed=3, history_days=max(21, orders // 50), clock=clock)
-    return EcardsSimulator(orders=orders, seed=3, clock=clock)
-
-
-def _client(simulator: PlatformSimulator) -> PlatformClient:
-    if isinstance(simulator, TicketscloudSimulator):
-        return TicketscloudClient(simulator.base_url, simulator.token)
-    if isinstance(simulator, Bizon365Simulator):
-        return Bizon365Client(simulator.base_url, simulator.token, project_id=simulator.project_id)
-    assert isinstance(simulator, EcardsSimulator)
-    return EcardsClient(simulator.base_url, simulator.token)
+@dataclass
+class Row:
+    variant: str
+    phase: str
+    orders: int
+    minimum_requests: int
+    must_write: int
+    runs: list[Run] = field(default_factory=list)
 
 
 def _reset_peak_rss() -> None:
@@ -135,64 +281,103 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
-def _measure(run: Callable[[], tuple[int, float, float]]) -> tuple[float, int, float, float, float]:
+def _measure(
+    simulator: SimulatorProcess, hook: DynamoLatency, body: Callable[[], tuple[int, float, float]]
+) -> tuple[float, float, int, dict[str, int], int, float, float, float]:
+    simulator.ask("clear")
+    hook.reset()
     _reset_peak_rss()
-    started = time.perf_counter()
-    written, wcu, rcu = run()
-    return time.perf_counter() - started, written, wcu, rcu, _peak_rss_mb()
+    cpu, wall = time.process_time(), time.perf_counter()
+    written, wcu, rcu = body()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return wall, cpu, simulator.ask("requests"), dict(hook.calls), written, wcu, rcu, _peak_rss_mb()
 
 
-# -- the two variants ------------------------------------------------------------------------------------------
-def ordersync_phases(platform: Platform, simulator: PlatformSimulator, orders: int) -> list[Phase]:
-    orders_table, state_table = _reset()
-    client = _client(simulator)
-    repository = OrderRepository(orders_table)
-    state = PollStateRepository(state_table)
-    settings = Settings(poll_concurrency=4)
-    phases = []
-    budgets: list[int] = []  # each run's page budget: ceil(N / page size), + 1 where the list ends on an empty page
-    for number, phase in enumerate(("full sync", "no-change sync"), start=1):
-        simulator.clear_requests()
-
-        def run(run_id: str = f"bench-{number}") -> tuple[int, float, float]:
-            report = run_poller(
-                profile(platform),
-                settings=settings,
-                client=client,
-                repository=repository,
-                state_repository=state,
-                remaining_time_ms=lambda: 900_000,
-                run_id=run_id,
-                options=PollOptions.from_settings(
-                    profile(platform), settings, lookback=WHOLE_HISTORY, clock=simulator.clock.now
-                ),
-            )
-            if not report.completed:
-                raise RuntimeError(f"ordersync run did not complete: {report.outcome} {report.error}")
-            budgets.append(report.page_budget or math.ceil(orders / client.max_page_size))
-            return report.written, report.write_units, report.read_units
-
-        seconds, written, wcu, rcu, peak = _measure(run)
-        phases.append(
-            Phase("ordersync", phase, orders, seconds, len(simulator.requests), budgets[-1], written, wcu, rcu, peak)
-        )
-    client.close()
-    return phases
+def _mean_item_bytes(client: Any, table: str) -> float:
+    """Average size of the stored items, read back outside the timed phase (``item_bytes`` or computed)."""
+    sizes: list[int] = []
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            sizes.append(int(item["item_bytes"]["N"]) if "item_bytes" in item else item_size(item))
+    return statistics.fmean(sizes) if sizes else 0.0
 
 
-def baseline_phases(platform: Platform, simulator: PlatformSimulator, orders: int) -> list[Phase]:
-    """Page by page at the default page size; ``PutItem`` for every order, changed or not."""
-    orders_table, _ = _reset()
-    client = _client(simulator)
-    dynamodb = boto3.client("dynamodb")
+def _fresh_tables(client: Any, *names: str) -> None:
+    existing = set(client.list_tables()["TableNames"])
+    for name in names:
+        if name in existing:
+            client.delete_table(TableName=name)
+    create_orders_table(client, names[0])
+    if len(names) > 1:
+        create_poll_state_table(client, names[1])
+
+
+# -- the two variants --------------------------------------------------------------------------------------------
+def ordersync_repetition(
+    platform: Platform,
+    simulator: SimulatorProcess,
+    client: Any,
+    hook: DynamoLatency,
+    rows: dict[str, Row],
+    *,
+    settings: Settings,
+    repeat: int,
+) -> None:
+    orders_table, state_table = "bench-orders", "bench-poll-state"
+    _fresh_tables(client, orders_table, state_table)
+    concurrency = settings.poll_concurrency
+    repository = OrderRepository(orders_table, dynamodb_client=client, write_concurrency=concurrency)
+    state = PollStateRepository(state_table, dynamodb_client=client)
+    platform_client = simulator.client()
+    try:
+        for number, phase in enumerate(PHASES, start=1):
+            if phase == "1% changed" and not simulator.ask("change", CHANGED_SHARE):
+                continue
+
+            def body(run_id: str = f"bench-{repeat}-{number}") -> tuple[int, float, float]:
+                report = run_poller(
+                    profile(platform),
+                    settings=settings,
+                    client=platform_client,
+                    repository=repository,
+                    state_repository=state,
+                    remaining_time_ms=lambda: 900_000,
+                    run_id=run_id,
+                    options=PollOptions.from_settings(profile(platform), settings, lookback=WHOLE_HISTORY),
+                )
+                if not report.completed:
+                    raise RuntimeError(f"ordersync run did not complete: {report.outcome} {report.error}")
+                return report.written, report.write_units, report.read_units
+
+            wall, cpu, requests, calls, written, wcu, rcu, peak = _measure(simulator, hook, body)
+            size = _mean_item_bytes(client, orders_table) if phase == "full" else 0.0
+            rows[phase].runs.append(Run(wall, cpu, requests, calls, written, wcu, rcu, size, peak))
+            _progress(rows[phase])
+    finally:
+        platform_client.close()
+
+
+def baseline_repetition(
+    platform: Platform,
+    simulator: SimulatorProcess,
+    client: Any,
+    hook: DynamoLatency,
+    rows: dict[str, Row],
+    *,
+    phases: Sequence[str] = PHASES,
+) -> None:
+    """Page by page at the default page size; ``PutItem`` for every order, changed or not (so its three phases
+    do the same work: ``--baseline-phases full`` runs only the first on a busy machine)."""
+    table = "bench-baseline"
+    _fresh_tables(client, table)
+    platform_client = simulator.client()
     page_size = DEFAULT_PAGE_SIZE[platform]
-    minimum = math.ceil(orders / client.max_page_size)
     passes = profile(platform).list_passes  # Bizon365: without free and with free=1
-    # The whole history, as ordersync reads it: without dates Bizon365 answers only its last few days.
-    now = simulator.clock.now()
+    now = datetime.now(UTC)
     created_from, created_to = now - WHOLE_HISTORY, now
+    sizes: list[int] = []
 
-    def run() -> tuple[int, float, float]:
+    def body() -> tuple[int, float, float]:
         written, units = 0, 0.0
         for extra in passes:
             page = 1
@@ -200,26 +385,40 @@ def baseline_phases(platform: Platform, simulator: PlatformSimulator, orders: in
                 query = ListQuery(
                     page=page, page_size=page_size, created_from=created_from, created_to=created_to, extra=extra
                 )
-                result = client.list_orders(query)
+                result = platform_client.list_orders(query)
                 if not result.orders and not result.quarantined:  # a short page is not the end: an empty one is
                     break
                 for order in result.orders:
                     item = _baseline_item(order)
-                    dynamodb.put_item(TableName=orders_table, Item=item)
+                    client.put_item(TableName=table, Item=item)
                     written += 1
-                    units += write_units(item_size(item))
+                    size = item_size(item)
+                    sizes.append(size)
+                    units += write_units(size)
                 page += 1
         return written, units, 0.0
 
-    phases = []
-    for phase in ("full sync", "no-change sync"):
-        simulator.clear_requests()
-        seconds, written, wcu, rcu, peak = _measure(run)
-        phases.append(
-            Phase("baseline", phase, orders, seconds, len(simulator.requests), minimum, written, wcu, rcu, peak)
-        )
-    client.close()
-    return phases
+    try:
+        for phase in phases:
+            if phase == "1% changed" and not simulator.ask("change", CHANGED_SHARE):
+                continue
+            sizes.clear()
+            wall, cpu, requests, calls, written, wcu, rcu, peak = _measure(simulator, hook, body)
+            size = statistics.fmean(sizes) if sizes else 0.0
+            rows[phase].runs.append(Run(wall, cpu, requests, calls, written, wcu, rcu, size, peak))
+            _progress(rows[phase])
+    finally:
+        platform_client.close()
+
+
+def _progress(row: Row) -> None:
+    """One line per phase on stderr, so that a long run shows (and keeps) its figures as it goes."""
+    run = row.runs[-1]
+    print(
+        f"N={row.orders} {row.variant} {row.phase}: wall {run.wall:.2f} s, CPU {run.cpu:.2f} s, "
+        f"requests {run.requests}, written {run.written}, calls {run.calls}",
+        file=sys.stderr,
+    )
 
 
 def _baseline_item(order: Order) -> dict[str, Any]:
@@ -228,71 +427,147 @@ def _baseline_item(order: Order) -> dict[str, Any]:
         "platform": {"S": order.platform.value},
         "status": {"S": order.status.value},
         "last_changed_at": {"S": to_iso(order.created_at)},
+        "order": {"S": order.model_dump_json()},
     }
-    for name, value in encode_order(order).items():
-        item[name] = {"S": value} if isinstance(value, str) else {"BOOL": value}
     return item
 
 
-# -- the table ---------------------------------------------------------------------------------------------------
-def print_table(platform: Platform, rows: list[Phase]) -> None:
-    header = (
-        f"{'N':>7} {'variant':<10} {'phase':<15} {'wall s':>8} {'orders/s':>9} {'requests':>8} {'budget':>7} "
-        f"{'written':>8} {'WCU':>9} {'RCU':>9} {'peak RSS MB':>11}"
+# -- the report --------------------------------------------------------------------------------------------------
+def _spread(values: Sequence[float], digits: int = 2) -> str:
+    if not values:
+        return "-"
+    return "/".join(f"{value:.{digits}f}" for value in (min(values), statistics.median(values), max(values)))
+
+
+def lower_bound(row: Row, *, concurrency: int, platform_latency: float, dynamodb_latency: float) -> float:
+    """The physical floor of the phase's work: the platform pages at ``concurrency`` in flight, or the writes
+    at ``concurrency`` threads, whichever takes longer."""
+    fetching = math.ceil(row.minimum_requests / concurrency) * platform_latency
+    writing = math.ceil(row.must_write / concurrency) * dynamodb_latency
+    return max(fetching, writing)
+
+
+def print_report(rows: list[Row], args: argparse.Namespace) -> None:
+    print(
+        f"\nplatform {args.platform}; platform latency {args.platform_latency * 1000:.0f} ms per request; DynamoDB "
+        f"latency {args.dynamodb_latency * 1000:.0f} ms per call; PollConcurrency {args.concurrency}; "
+        f"{args.repeat} repetition(s) (baseline: {args.baseline_repeat}); wall and CPU as min/median/max"
     )
-    print(f"\nplatform: {platform.value}")
+    header = (
+        f"{'N':>6} {'variant':<9} {'phase':<10} {'wall s':>17} {'CPU s':>17} {'req/min':>11} {'written':>7} "
+        f"{'WCU':>7} {'RCU':>7} {'B/item':>6} {'peak MB':>7} {'bound s':>7} {'x bound':>7}  DynamoDB calls"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
-        print(
-            f"{row.orders:>7} {row.variant:<10} {row.phase:<15} {row.seconds:>8.2f} {row.orders_per_second:>9.0f} "
-            f"{row.requests:>8} {row.minimum_requests:>7} {row.written:>8} {row.write_units:>9.0f} "
-            f"{row.read_units:>9.1f} {row.peak_rss_mb:>11.1f}"
+        if not row.runs:
+            continue
+        runs = row.runs
+        median = statistics.median
+        bound = lower_bound(
+            row,
+            concurrency=args.concurrency,
+            platform_latency=args.platform_latency,
+            dynamodb_latency=args.dynamodb_latency,
         )
-    print("\nratio baseline / ordersync (higher means ordersync does better):")
+        wall = median([run.wall for run in runs])
+        calls: Counter[str] = Counter()
+        for run in runs:
+            calls.update(run.calls)
+        calls_text = " ".join(f"{op}={round(count / len(runs))}" for op, count in sorted(calls.items()))
+        sizes = [run.bytes_per_item for run in runs if run.bytes_per_item]
+        print(
+            f"{row.orders:>6} {row.variant:<9} {row.phase:<10} {_spread([r.wall for r in runs]):>17} "
+            f"{_spread([r.cpu for r in runs]):>17} "
+            f"{median([r.requests for r in runs]):>5.0f}/{row.minimum_requests:<5} "
+            f"{median([r.written for r in runs]):>7.0f} {median([r.write_units for r in runs]):>7.0f} "
+            f"{median([r.read_units for r in runs]):>7.0f} {median(sizes) if sizes else 0:>6.0f} "
+            f"{max(r.peak_rss_mb for r in runs):>7.0f} {bound:>7.2f} {wall / bound if bound else 0:>7.2f}  {calls_text}"
+        )
+    print("\nbaseline / ordersync, median wall time (higher: ordersync faster); CPU per order of ordersync:")
     for orders in sorted({row.orders for row in rows}):
-        for phase in ("full sync", "no-change sync"):
-            ours = next(r for r in rows if r.orders == orders and r.phase == phase and r.variant == "ordersync")
-            base = next(r for r in rows if r.orders == orders and r.phase == phase and r.variant == "baseline")
-            wcu = f"{base.write_units / ours.write_units:.1f}x" if ours.write_units else "inf (ordersync wrote 0)"
-            print(
-                f"  N={orders:>6} {phase:<15} time {base.seconds / ours.seconds:5.2f}x   "
-                f"requests {base.requests / ours.requests:5.2f}x   write units {wcu}   "
-                f"peak RSS {base.peak_rss_mb / ours.peak_rss_mb:4.2f}x"
+        for phase in PHASES:
+            ours = next((r for r in rows if (r.orders, r.phase, r.variant) == (orders, phase, "ordersync")), None)
+            base = next((r for r in rows if (r.orders, r.phase, r.variant) == (orders, phase, "baseline")), None)
+            if ours is None or not ours.runs:
+                continue
+            cpu_us = statistics.median([r.cpu for r in ours.runs]) / orders * 1e6
+            ours_wall = statistics.median([r.wall for r in ours.runs])
+            speedup = (
+                f"{statistics.median([r.wall for r in base.runs]) / ours_wall:6.1f}x"
+                if base is not None and base.runs
+                else "     -"
             )
+            print(f"  N={orders:>6} {phase:<10} speed-up {speedup}   ordersync CPU {cpu_us:6.1f} us per order")
 
 
-def check_full_syncs(rows: list[Phase]) -> None:
-    """Both variants must have stored every order in their full sync, or their figures compare nothing."""
-    for row in rows:
-        if row.phase == "full sync" and row.written != row.orders:
-            raise RuntimeError(f"{row.variant} full sync wrote {row.written} of {row.orders} orders")
-
-
-def run_benchmark(platform: Platform, sizes: list[int]) -> list[Phase]:
-    """Every phase of both variants for each size, the platform simulated in this process."""
-    rows: list[Phase] = []
-    with embedded_aws():
-        for orders in sizes:
+# -- the run -----------------------------------------------------------------------------------------------------
+def run_benchmark(args: argparse.Namespace) -> list[Row]:
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    platform = Platform(args.platform)
+    settings = Settings(poll_concurrency=args.concurrency)
+    hook = DynamoLatency(args.dynamodb_latency)
+    moto = MotoProcess()
+    rows: list[Row] = []
+    try:
+        client = dynamodb_client(moto.endpoint, hook, pool=max(16, 4 * args.concurrency))
+        for size in args.sizes:
             started = time.perf_counter()
-            simulator = _simulator(platform, orders, FrozenClock())
-            with simulator.running():
-                if platform is Platform.BIZON365:
-                    orders = len(simulator.orders)  # noqa: PLW2901 - the simulator's count is the truth
-                rows += ordersync_phases(platform, simulator, orders)
-                rows += baseline_phases(platform, simulator, orders)
-            print(f"N={orders}: done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            simulator = SimulatorProcess(platform, size, args.platform_latency)
+            try:
+                orders = int(simulator.info["orders"])
+                page_size = simulator.client().max_page_size
+                minimum = math.ceil(orders / page_size)
+                changed = len(range(0, orders, max(1, round(1 / CHANGED_SHARE))))
+                must_write = {"full": orders, "no-change": 0, "1% changed": changed}
+                ours = {phase: Row("ordersync", phase, orders, minimum, must_write[phase]) for phase in PHASES}
+                base = {phase: Row("baseline", phase, orders, minimum, must_write[phase]) for phase in PHASES}
+                for repeat in range(args.repeat):
+                    ordersync_repetition(platform, simulator, client, hook, ours, settings=settings, repeat=repeat)
+                    if repeat < args.baseline_repeat:
+                        baseline_repetition(platform, simulator, client, hook, base, phases=args.baseline_phases)
+                    print(f"N={orders}: repetition {repeat + 1} done", file=sys.stderr)
+                rows += [*ours.values(), *base.values()]
+            finally:
+                simulator.stop()
+            print(f"N={size}: done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    finally:
+        moto.stop()
     return rows
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("sizes", nargs="*", type=int, default=[1000, 50000], help="order counts (default 1000 50000)")
+    parser.add_argument("sizes", nargs="*", type=int, default=[2000], help="order counts (default 2000)")
     parser.add_argument("--platform", choices=[p.value for p in Platform], default=Platform.TICKETSCLOUD.value)
-    args = parser.parse_args(argv)
-    platform = Platform(args.platform)
-    rows = run_benchmark(platform, args.sizes)
-    print_table(platform, rows)
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions of ordersync's phases (default 3)")
+    parser.add_argument("--baseline-repeat", type=int, default=3, help="repetitions of the baseline (0: none)")
+    parser.add_argument(
+        "--baseline-phases", nargs="+", choices=PHASES, default=list(PHASES), help="the baseline's phases (all)"
+    )
+    parser.add_argument("--platform-latency", type=float, default=0.15, help="seconds per platform request")
+    parser.add_argument("--dynamodb-latency", type=float, default=0.008, help="seconds per DynamoDB call")
+    parser.add_argument("--concurrency", type=int, default=4, help="PollConcurrency (default 4)")
+    return parser.parse_args(argv)
+
+
+def check_full_syncs(rows: list[Row]) -> None:
+    """Both variants must have stored every order in their full sync, or their figures compare nothing."""
+    for row in rows:
+        for run in row.runs:
+            if row.phase == "full" and run.written != row.orders:
+                raise RuntimeError(f"{row.variant} full sync wrote {run.written} of {row.orders} orders")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--serve-simulator"]:
+        _serve_simulator(argv[1], int(argv[2]), float(argv[3]))
+        return
+    args = parse_args(argv)
+    rows = run_benchmark(args)
+    print_report(rows, args)
     check_full_syncs(rows)
 
 

@@ -450,7 +450,7 @@ def test_orders_table_has_the_design_keys_stream_and_recovery(resources: dict[st
     }
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert indexes == {
-        "by-platform-changed": ["platform", "last_changed_at"],
+        "by-shard-changed": ["changed_shard", "last_changed_at"],
         "open-orders": ["open_platform", "next_check_at"],
     }
     assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"

@@ -3,6 +3,7 @@ because ``from conftest import ...`` is ambiguous when several test folders have
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import logging
 import sys
@@ -177,8 +178,17 @@ class StreamReader:
         created = body.get("ApproximateCreationDateTime")
         if hasattr(created, "timestamp"):
             body["ApproximateCreationDateTime"] = int(created.timestamp())
+        for image in ("NewImage", "OldImage"):  # a Lambda event carries binary attributes as base64 text
+            if image in body:
+                body[image] = {name: _as_event_value(value) for name, value in body[image].items()}
         shaped["dynamodb"] = body
         return shaped
+
+
+def _as_event_value(value: dict[str, Any]) -> dict[str, Any]:
+    if "B" in value and isinstance(value["B"], bytes):
+        return {"B": base64.b64encode(value["B"]).decode()}
+    return value
 
 
 class EventCapture:

@@ -36,23 +36,38 @@ def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 def test_both_variants_of_the_benchmark_store_every_order_and_ordersync_makes_the_minimum_requests(
     bench: ModuleType, platform: Platform
 ) -> None:
-    rows = bench.run_benchmark(platform, [150])
+    quick = ["--repeat", "1", "--baseline-repeat", "1", "--platform-latency", "0", "--dynamodb-latency", "0"]
+    args = bench.parse_args(["150", "--platform", platform.value, *quick])
+
+    rows = bench.run_benchmark(args)
 
     phases = {(row.variant, row.phase): row for row in rows}
-    orders = phases["ordersync", "full sync"].orders
+    orders = phases["ordersync", "full"].orders
     assert orders > 0
-    assert phases["ordersync", "full sync"].written == orders
-    assert phases["baseline", "full sync"].written == orders
-    assert phases["baseline", "full sync"].orders == orders
-    assert phases["ordersync", "no-change sync"].written == 0
-    assert phases["ordersync", "no-change sync"].write_units == 0
-    for phase in ("full sync", "no-change sync"):
-        assert phases["ordersync", phase].requests == phases["ordersync", phase].minimum_requests
+    assert [run.written for run in phases["ordersync", "full"].runs] == [orders]
+    assert [run.written for run in phases["baseline", "full"].runs] == [orders]
+    assert [run.written for run in phases["ordersync", "no-change"].runs] == [0]
+    assert [run.write_units for run in phases["ordersync", "no-change"].runs] == [0]
+    for phase in ("full", "no-change"):
+        row = phases["ordersync", phase]
+        assert [run.requests for run in row.runs] == [row.minimum_requests]
     bench.check_full_syncs(rows)  # the guard the script runs after printing its table
 
 
+def test_the_benchmark_writes_only_the_changed_orders_of_the_changed_phase(bench: ModuleType) -> None:
+    args = bench.parse_args(
+        ["300", "--repeat", "1", "--baseline-repeat", "0", "--platform-latency", "0", "--dynamodb-latency", "0"]
+    )
+
+    rows = bench.run_benchmark(args)
+
+    changed = next(row for row in rows if (row.variant, row.phase) == ("ordersync", "1% changed"))
+    assert [run.written for run in changed.runs] == [changed.must_write]
+    assert changed.must_write == 3
+
+
 def test_the_benchmark_refuses_figures_from_a_full_sync_that_missed_orders(bench: ModuleType) -> None:
-    short = bench.Phase("baseline", "full sync", 100, 1.0, 1, 1, 70, 70.0, 0.0, 100.0)
+    short = bench.Row("baseline", "full", 100, 1, 100, [bench.Run(1.0, 1.0, 1, {}, 70, 70.0, 0.0, 100.0, 50.0)])
 
     with pytest.raises(RuntimeError, match="wrote 70 of 100"):
         bench.check_full_syncs([short])

@@ -134,7 +134,7 @@ def test_a_broken_record_is_reported_alone_and_the_rest_are_published(
     harness.poll()
     records = stream.new_records()
     broken = json.loads(json.dumps(records[2]))
-    del broken["dynamodb"]["NewImage"]["order"]
+    del broken["dynamodb"]["NewImage"]["order_z"]
     records[2] = broken
 
     response = consume(consumer, records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -474,3 +475,27 @@ def test_an_interrupted_first_scan_reads_the_top_then_jumps_to_its_checkpoint() 
     assert [query.page for query in poll.client.queries] == [1, 4, 5, 6]
     assert len(poll.store.items) == 60
     assert from_iso(report.cursor or "") == NOW
+
+
+def test_the_next_batch_of_a_window_is_requested_while_the_current_one_is_written(window: Poll) -> None:
+    window.client.max_page_size = 5  # 25 orders: page 1, pages 2-3 and 4-5 two at a time, then the empty page 6
+    save = window.store.save_changed
+    requested_during_writes: list[int] = []
+
+    def slow_save(batch: Any, **kwargs: Any) -> Any:
+        before = window.client.requests
+        deadline = time.monotonic() + 0.5
+        while window.client.requests == before and before < 5 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.05)  # long enough for a prefetch under way to have asked for its pages
+        requested_during_writes.append(window.client.requests - before)
+        return save(batch, **kwargs)
+
+    window.store.save_changed = slow_save  # type: ignore[method-assign]
+
+    report = window.run(concurrency=2)
+
+    assert report.completed
+    assert report.requests == 6  # prefetching asks for no page twice and none beyond the empty one
+    assert len(window.store.items) == 25
+    assert requested_during_writes == [2, 2, 1, 0]  # each next batch was asked for while the one before was written

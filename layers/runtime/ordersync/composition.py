@@ -142,7 +142,9 @@ def metrics() -> Metrics:
 def order_repository() -> OrderRepository:
     from ordersync.aws.orders_repository import OrderRepository
 
-    return OrderRepository(settings().orders_table)
+    config = settings()
+    # Reads and writes of a batch run on as many threads as the pollers fetch pages with (PollConcurrency).
+    return OrderRepository(config.orders_table, write_concurrency=config.poll_concurrency)
 
 
 @cache

@@ -10,12 +10,15 @@ from __future__ import annotations
 import base64
 import binascii
 import builtins
+import heapq
 import json
 import math
-from collections.abc import Mapping, Sequence
+import threading
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, KeysAndAttributesTypeDef
 
 logger = Logger(child=True)
+T = TypeVar("T")
+R = TypeVar("R")
 
 BATCH_GET_LIMIT = 100
 MAX_UNPROCESSED_ROUNDS = 8
@@ -47,8 +52,13 @@ UNPROCESSED_BACKOFF = Backoff(attempts=MAX_UNPROCESSED_ROUNDS, base=0.05, cap=1.
 """BatchGetItem calls per batch of keys, and the waits between them while DynamoDB leaves keys unprocessed."""
 MAX_LIST_ROUNDS = 20
 LIST_FILTER_PAGE = 200  # items evaluated per round of a filtered list
-BY_PLATFORM_CHANGED_INDEX = "by-platform-changed"
+BY_SHARD_CHANGED_INDEX = "by-shard-changed"
+INDEX_SHARDS = 8
+"""Index partitions per platform of ``by-shard-changed``: an order's shard is its id's CRC-32 modulo this. Each
+index partition takes about 1,000 write units a second in DynamoDB, so one platform's writes spread over 8 of
+them. Changing it moves orders between shards: only with a rewrite of ``changed_shard`` in every item."""
 OPEN_ORDERS_INDEX = "open-orders"
+_HASH_PROJECTION = "pk, content_hash"
 _STORED_PROJECTION = "pk, content_hash, version, first_seen_at, last_changed_at, item_bytes, #status, refunds"
 REFUND_CONFLICT_ROUNDS = 3
 """How often ``save_refunds`` reads an order again after another writer changed it between its read and write."""
@@ -73,6 +83,8 @@ def item_size(item: Mapping[str, Any]) -> int:
         size += len(name.encode())
         if "S" in value:
             size += len(value["S"].encode())
+        elif "B" in value:
+            size += len(value["B"])
         elif "N" in value:
             size += len(value["N"].lstrip("-").replace(".", "")) // 2 + 2
         elif "BOOL" in value or "NULL" in value:
@@ -108,6 +120,19 @@ class OrderRepository(DynamoDBRepository):
     ) -> None:
         super().__init__(table_name, dynamodb_client=dynamodb_client)
         self._write_concurrency = max(1, write_concurrency)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def _in_parallel(self, work: Callable[[T], R], inputs: Sequence[T]) -> builtins.list[R]:
+        """``work`` over ``inputs`` on the repository's pool (``write_concurrency`` threads, made on first use and
+        kept for the container's life), in order; a single input runs on the caller's thread."""
+        if len(inputs) <= 1 or self._write_concurrency == 1:
+            return [work(one) for one in inputs]
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self._write_concurrency, thread_name_prefix="orders-table")
+        return builtins.list(self._pool.map(work, inputs))
 
     # -- writes ----------------------------------------------------------------------------------
     def save_changed(
@@ -122,15 +147,17 @@ class OrderRepository(DynamoDBRepository):
         latest: dict[str, Order] = {order.key: order for order in orders}
         if not latest:
             return SaveSummary()
-        stored, read_cost = self._stored_heads(list(latest))
+        digests = {key: content_hash(order) for key, order in latest.items()}
+        stored, read_cost = self._stored_heads(digests)
         changed: list[tuple[Order, str, dict[str, Any] | None]] = []
         unchanged = 0
         stale: set[str] = set()
         observed = None if observed_at is None else to_iso(observed_at)
         for key, read in latest.items():
             head = stored.get(key)
-            order = apply_refunds(read, _head_refunds(head))
-            digest = content_hash(order)
+            refunds = _head_refunds(head)  # only on a head read again: its hash, refunds included, differed
+            order = read if refunds is None else apply_refunds(read, refunds)
+            digest = digests[key] if refunds is None else content_hash(order)
             if head is not None and head.get("content_hash") == digest:
                 unchanged += 1
             elif head is not None and observed is not None and str(head.get("last_changed_at", "")) > observed:
@@ -141,12 +168,7 @@ class OrderRepository(DynamoDBRepository):
                 )
             else:
                 changed.append((order, digest, head))
-        outcomes: list[tuple[Literal["written", "conflict", "too_large"], str, bool, float]]
-        if len(changed) <= 1 or self._write_concurrency == 1:
-            outcomes = [self._write(order, digest, head, seen_at) for order, digest, head in changed]
-        else:
-            with ThreadPoolExecutor(max_workers=min(self._write_concurrency, len(changed))) as pool:
-                outcomes = list(pool.map(lambda change: self._write(change[0], change[1], change[2], seen_at), changed))
+        outcomes = self._in_parallel(lambda change: self._write(change[0], change[1], change[2], seen_at), changed)
         return SaveSummary(
             written=sum(1 for outcome in outcomes if outcome[0] == "written"),
             created=sum(1 for outcome in outcomes if outcome[0] == "written" and outcome[2]),
@@ -211,10 +233,8 @@ class OrderRepository(DynamoDBRepository):
         item: dict[str, Any] = {
             "pk": {"S": order.key},
             "platform": {"S": order.platform.value},
-            "order_id": {"S": order.order_id},
             "status": {"S": order.status.value},
-            "raw_status": {"S": order.raw_status},
-            "created_at": {"S": to_iso(order.created_at)},
+            "changed_shard": {"S": changed_shard(order.platform, order.order_id)},
             "content_hash": {"S": digest},
             "version": {"N": str(version)},
             "first_seen_at": {"S": first_seen if isinstance(first_seen, str) else to_iso(first_seen)},
@@ -329,28 +349,40 @@ class OrderRepository(DynamoDBRepository):
                 return taken
 
     # -- reads -----------------------------------------------------------------------------------
-    def _stored_heads(self, keys: list[str]) -> tuple[dict[str, dict[str, Any]], float]:
-        """Hash, version and first-seen of the stored items among ``keys``, and the read units it cost."""
+    def _stored_heads(self, digests: Mapping[str, str]) -> tuple[dict[str, dict[str, Any]], float]:
+        """What ``save_changed`` compares of the stored items among ``digests``' keys, and the read units it cost.
+
+        A poll mostly meets unchanged orders, so the first reads project the hash alone (``BatchGetItem``s of
+        ``BATCH_GET_LIMIT`` keys, in parallel): an unchanged order costs its key, its hash and nothing else. Only
+        the stored orders whose hash differs are read again for the rest of their head (version, times, status,
+        watch), which their conditional write needs. Read units: half a unit per key of the first reads (an item
+        of at most 4 KB, as nearly all are), and the measured size of each head read again."""
+        keys = builtins.list(digests)
+        chunks = [keys[start : start + BATCH_GET_LIMIT] for start in range(0, len(keys), BATCH_GET_LIMIT)]
         heads: dict[str, dict[str, Any]] = {}
-        cost = 0.0
-        for start in range(0, len(keys), BATCH_GET_LIMIT):
-            chunk = keys[start : start + BATCH_GET_LIMIT]
-            for raw in self._batch_get(chunk, projection=True):
+        for found in self._in_parallel(lambda chunk: self._batch_get(chunk, projection=_HASH_PROJECTION), chunks):
+            for raw in found:
+                heads[raw["pk"]["S"]] = {"content_hash": raw.get("content_hash", {}).get("S")}
+        cost = 0.5 * len(keys)
+        differing = [key for key, head in heads.items() if head["content_hash"] != digests[key]]
+        chunks = [differing[start : start + BATCH_GET_LIMIT] for start in range(0, len(differing), BATCH_GET_LIMIT)]
+        for found in self._in_parallel(lambda chunk: self._batch_get(chunk, projection=_STORED_PROJECTION), chunks):
+            for raw in found:
                 plain = from_item(raw)
                 heads[str(plain["pk"])] = plain
                 cost += read_units(int(plain.get("item_bytes", 0)))
-            found = sum(1 for key in chunk if key in heads)
-            cost += 0.5 * (len(chunk) - found)
         return heads, cost
 
-    def _batch_get(self, keys: Sequence[str], *, projection: bool = False) -> builtins.list[dict[str, Any]]:
+    def _batch_get(self, keys: Sequence[str], *, projection: str | None = None) -> builtins.list[dict[str, Any]]:
         """The stored items among ``keys`` (at most ``BATCH_GET_LIMIT``), as DynamoDB returns them; with
-        ``projection`` only what ``save_changed`` compares. The keys DynamoDB leaves unprocessed (throttling) are
-        asked for again with ``UNPROCESSED_BACKOFF``; ``UnprocessedKeysError`` when some are left after the last."""
+        ``projection`` only those attributes (``#status`` names ``status``). The keys DynamoDB leaves unprocessed
+        (throttling) are asked for again with ``UNPROCESSED_BACKOFF``; ``UnprocessedKeysError`` when some are left
+        after the last."""
         request: KeysAndAttributesTypeDef = {"Keys": [{"pk": {"S": key}} for key in keys]}
         if projection:
-            request["ProjectionExpression"] = _STORED_PROJECTION
-            request["ExpressionAttributeNames"] = {"#status": "status"}
+            request["ProjectionExpression"] = projection
+            if "#status" in projection:
+                request["ExpressionAttributeNames"] = {"#status": "status"}
         found: builtins.list[dict[str, Any]] = []
         for round_ in range(1, UNPROCESSED_BACKOFF.attempts + 1):
             response = self.client.batch_get_item(RequestItems={self.table_name: request})
@@ -382,29 +414,80 @@ class OrderRepository(DynamoDBRepository):
         if limit < 1:
             raise ValueError("limit must be at least 1")
         base = self._list_request(platform, status, changed_since)
+        if platform is not None:
+            return self._list_shards(platform, base, changed_since, limit, cursor)
+        start_key = _decode_cursor(cursor, None, changed_since) if cursor else None
+        found, last_key = self._query_rounds(base, start_key, limit, scan=True)
+        if len(found) > limit:
+            found = found[:limit]
+            last_key = _key_of(found[-1], by_platform=False)
+        return self._complete(found), (_encode_cursor(last_key) if last_key else None)
+
+    def _query_rounds(
+        self, base: Mapping[str, Any], start_key: dict[str, Any] | None, limit: int, *, scan: bool = False
+    ) -> tuple[builtins.list[dict[str, Any]], dict[str, Any] | None]:
+        """Up to ``limit`` items (a filtered round may bring a few more) from ``start_key`` on, and the key to go on
+        from (``None``: nothing left). DynamoDB applies ``Limit`` before the filter: with a filter, evaluate a full
+        page per round, or a selective filter would answer empty pages with a cursor."""
         filtered = "FilterExpression" in base
-        start_key = _decode_cursor(cursor, platform, changed_since) if cursor else None
-        found: list[dict[str, Any]] = []
+        found: builtins.list[dict[str, Any]] = []
         last_key: dict[str, Any] | None = None
         for _ in range(MAX_LIST_ROUNDS):
-            # DynamoDB applies Limit before the filter: with a filter, evaluate a full page per round and
-            # cut the result below, or a selective filter would answer empty pages with a cursor.
-            request = base | {"Limit": LIST_FILTER_PAGE if filtered else limit - len(found)}
+            request = dict(base) | {"Limit": LIST_FILTER_PAGE if filtered else limit - len(found)}
             if start_key:
                 request["ExclusiveStartKey"] = start_key
-            response: Mapping[str, Any] = (
-                self.client.query(**request) if platform is not None else self.client.scan(**request)
-            )
+            response: Mapping[str, Any] = self.client.scan(**request) if scan else self.client.query(**request)
             found.extend(response.get("Items", []))
             last_key = response.get("LastEvaluatedKey")
-            if len(found) > limit:
-                found = found[:limit]
-                last_key = _key_of(found[-1], by_platform=platform is not None)
-                break
-            if not last_key or len(found) == limit:
+            if not last_key or len(found) >= limit:
                 break
             start_key = last_key
-        return self._complete(found), (_encode_cursor(last_key) if last_key else None)
+        return found, last_key
+
+    def _list_shards(
+        self,
+        platform: Platform,
+        base: Mapping[str, Any],
+        changed_since: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[builtins.list[StoredOrder], str | None]:
+        """One platform's page: every shard of ``by-shard-changed`` queried in parallel for its next ``limit``
+        orders, merged most recently changed first, cut at ``limit``. The cursor holds each shard's own position
+        (its last order handed out, or ``done``), so the next page goes on exactly where each shard stopped."""
+        positions, cursor_after = _decode_shard_cursor(cursor, platform, changed_since) if cursor else ({}, None)
+        open_shards = [shard for shard in range(INDEX_SHARDS) if positions.get(shard) != "done"]
+
+        def read(shard: int) -> tuple[builtins.list[dict[str, Any]], dict[str, Any] | None]:
+            request = dict(base)
+            request["ExpressionAttributeValues"] = dict(base["ExpressionAttributeValues"]) | {
+                ":shard": {"S": _shard_value(platform, shard)}
+            }
+            start = positions.get(shard)
+            return self._query_rounds(request, start if isinstance(start, dict) else None, limit)
+
+        answers = dict(zip(open_shards, self._in_parallel(read, open_shards), strict=True))
+        tagged = (
+            [(item["last_changed_at"]["S"], shard, index, item) for index, item in enumerate(items)]
+            for shard, (items, _) in answers.items()
+        )
+        page = builtins.list(heapq.merge(*tagged, key=lambda entry: entry[0], reverse=True))[:limit]
+        taken: dict[int, int] = {}
+        for _, shard, index, _ in page:
+            taken[shard] = index + 1
+        following: dict[int, dict[str, Any] | str] = dict(positions)
+        for shard, (items, last_key) in answers.items():
+            used = taken.get(shard, 0)
+            if used < len(items):
+                if used:
+                    following[shard] = _key_of(items[used - 1], by_platform=True)
+            else:
+                following[shard] = last_key if last_key else "done"
+        more = any(following.get(shard) != "done" for shard in range(INDEX_SHARDS))
+        last = page[-1][0] if page else (cursor_after or "")
+        shards = {str(shard): value for shard, value in following.items()}
+        next_cursor = _encode_cursor({"platform": platform.value, "after": last, "shards": shards}) if more else None
+        return self._complete([item for *_, item in page]), next_cursor
 
     def _list_request(
         self, platform: Platform | None, status: OrderStatus | None, changed_since: datetime | None
@@ -421,9 +504,9 @@ class OrderRepository(DynamoDBRepository):
         if changed_since is not None:
             values[":since"] = {"S": to_iso(changed_since)}
         if platform is not None:
-            values[":platform"] = {"S": platform.value}
-            request["IndexName"] = BY_PLATFORM_CHANGED_INDEX
-            request["KeyConditionExpression"] = "platform = :platform" + (
+            values[":shard"] = {"S": _shard_value(platform, 0)}  # each shard's query sets its own
+            request["IndexName"] = BY_SHARD_CHANGED_INDEX
+            request["KeyConditionExpression"] = "changed_shard = :shard" + (
                 f" AND {since}" if changed_since is not None else ""
             )
             request["ScanIndexForward"] = False
@@ -503,7 +586,70 @@ def _decode_cursor(cursor: str, platform: Platform | None, changed_since: dateti
     return key
 
 
+def changed_shard(platform: Platform, order_id: str) -> str:
+    """An order's partition key in ``by-shard-changed``: ``"{platform}#{shard}"``."""
+    return _shard_value(platform, zlib.crc32(order_id.encode()) % INDEX_SHARDS)
+
+
+def _shard_value(platform: Platform, shard: int) -> str:
+    return f"{platform.value}#{shard}"
+
+
+def _decode_shard_cursor(
+    cursor: str, platform: Platform, changed_since: datetime | None
+) -> tuple[dict[int, dict[str, Any] | str], str]:
+    """Each shard's position in ``cursor`` (``done`` or the index key of its last order handed out, which must
+    belong to that shard of ``platform``) and the change time of the last order handed out, neither before
+    ``changed_since``. DynamoDB refuses any other start key with a ``ValidationException``: a cursor is input,
+    so that must be ``InvalidCursorError``."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+    except (UnicodeEncodeError, binascii.Error, ValueError) as error:
+        raise InvalidCursorError("cursor is not one this API handed out") from error
+    if not isinstance(data, dict) or set(data) != {"platform", "after", "shards"}:
+        raise InvalidCursorError("cursor is not one this API handed out")
+    positions, after = data["shards"], data["after"]
+    shards = {str(shard) for shard in range(INDEX_SHARDS)}
+    if not isinstance(positions, dict) or not set(positions) <= shards or not isinstance(after, str):
+        raise InvalidCursorError("cursor is not one this API handed out")
+    if data["platform"] != platform.value:
+        raise InvalidCursorError("cursor belongs to another platform")
+    try:
+        last = from_iso(after)
+    except ValueError as error:
+        raise InvalidCursorError("cursor is not one this API handed out") from error
+    if changed_since is not None and last < changed_since:
+        raise InvalidCursorError("cursor lies before changed_since")
+    decoded: dict[int, dict[str, Any] | str] = {}
+    for name, key in positions.items():
+        decoded[int(name)] = key if key == "done" else _shard_key(key, platform, int(name), changed_since)
+    return decoded, after
+
+
+def _shard_key(key: Any, platform: Platform, shard: int, changed_since: datetime | None) -> dict[str, Any]:
+    if not isinstance(key, dict) or set(key) != {"pk", "changed_shard", "last_changed_at"}:
+        raise InvalidCursorError("cursor is not one this API handed out")
+    values = {
+        name: value.get("S") if isinstance(value, dict) and set(value) == {"S"} else None for name, value in key.items()
+    }
+    if not all(isinstance(value, str) and value for value in values.values()):
+        raise InvalidCursorError("cursor is not one this API handed out")
+    if not str(values["changed_shard"]).startswith(f"{platform.value}#") or not str(values["pk"]).startswith(
+        f"{platform.value}#"
+    ):
+        raise InvalidCursorError("cursor belongs to another platform")
+    if values["changed_shard"] != _shard_value(platform, shard):
+        raise InvalidCursorError("cursor is not one this API handed out")
+    try:
+        changed = from_iso(str(values["last_changed_at"]))
+    except ValueError as error:
+        raise InvalidCursorError("cursor is not one this API handed out") from error
+    if changed_since is not None and changed < changed_since:
+        raise InvalidCursorError("cursor lies before changed_since")
+    return key
+
+
 def _key_of(item: Mapping[str, Any], *, by_platform: bool) -> dict[str, Any]:
     """The ``ExclusiveStartKey`` that resumes a list right after ``item`` (index keys too for an index query)."""
-    names = ("pk", "platform", "last_changed_at") if by_platform else ("pk",)
+    names = ("pk", "changed_shard", "last_changed_at") if by_platform else ("pk",)
     return {name: item[name] for name in names}

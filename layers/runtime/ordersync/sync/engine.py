@@ -22,7 +22,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, NotRequired, TypedDict, Unpack
@@ -142,6 +142,10 @@ class RunContext:
     resumed: bool = False
     cursor: str | None = None
     counter_lock: threading.Lock = field(default_factory=threading.Lock)
+    prefetcher: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="poll-prefetch")
+    )
+    """Runs the fetch of the next batch of pages (on ``pool``) while the current batch is written."""
 
     @property
     def platform(self) -> Platform:
@@ -310,6 +314,8 @@ def execute(profile: PlatformProfile, poller: str, body: Body, **run: Unpack[Run
             logger.exception("poll run failed; the last checkpoint stands", extra={"poller": poller})
             state_repository.release(poller, run_id)
             return ctx.report("failed", started_at, started, f"{type(error).__name__}: {redact(str(error))}")
+        finally:
+            ctx.prefetcher.shutdown(wait=False, cancel_futures=True)
     report = ctx.report("completed", started_at, started)
     logger.info(
         "poll run completed",
@@ -463,19 +469,20 @@ def _read_until_total(
     next_page = first_page + 1
     if on_progress is not None:
         on_progress(next_page)
+    prefetched: Prefetch | None = None
     while last_page is None or next_page <= last_page:
         ctx.ensure_time()
         if last_page is None:  # no total: one page at a time until a short one
             batch = [next_page]
         else:
             batch = list(range(next_page, min(last_page, next_page + ctx.options.concurrency - 1) + 1))
-        observed_at = ctx.now()
-        pages = ctx.fetch_many([query(page) for page in batch])
-        read.keep(ctx, pages, observed_at=observed_at)
+        observed_at, pages = _fetch_batch(ctx, batch, prefetched, query)
         for page in pages:
             found = _last_page(page, page_size)
             if found is not None and last_page is not None:
                 last_page = max(last_page, found)
+        prefetched = _prefetch_next(ctx, batch, last_page, query)
+        read.keep(ctx, pages, observed_at=observed_at)
         next_page = batch[-1] + 1
         if on_progress is not None:
             on_progress(next_page)
@@ -500,11 +507,10 @@ def _read_until_empty_page(
     records = pages_with_records = 0
     meant_to_end = hint_broken = False
     batch = [first_page]
+    prefetched: Prefetch | None = None
     while True:
         ctx.ensure_time()
-        observed_at = ctx.now()
-        pages = ctx.fetch_many([query(page) for page in batch])
-        read.keep(ctx, pages, observed_at=observed_at)
+        observed_at, pages = _fetch_batch(ctx, batch, prefetched, query)
         ended = False
         for page in pages:
             count = len(page.orders) + len(page.quarantined)
@@ -517,18 +523,23 @@ def _read_until_empty_page(
             if hint is not None:
                 total_hint = max(total_hint or 0, hint)
         next_page = batch[-1] + 1
+        following: list[int] = []
+        if not ended:
+            hint_broken = hint_broken or meant_to_end
+            if total_hint is None or hint_broken:
+                size = concurrency
+            else:
+                per_page = records / max(1, pages_with_records)
+                size = math.ceil(max(0, total_hint - records) / per_page) + 1
+            meant_to_end = size <= concurrency and not hint_broken and total_hint is not None
+            following = list(range(next_page, next_page + min(size, concurrency)))
+            prefetched = _prefetch(ctx, following, query)  # asked for while this batch is written
+        read.keep(ctx, pages, observed_at=observed_at)
         if on_progress is not None:
             on_progress(next_page)
         if ended:
             return
-        hint_broken = hint_broken or meant_to_end
-        if total_hint is None or hint_broken:
-            size = concurrency
-        else:
-            per_page = records / max(1, pages_with_records)
-            size = math.ceil(max(0, total_hint - records) / per_page) + 1
-        meant_to_end = size <= concurrency and not hint_broken and total_hint is not None
-        batch = list(range(next_page, next_page + min(size, concurrency)))
+        batch = following
 
 
 def _total_hint(page: OrderPage) -> int | None:
@@ -537,6 +548,46 @@ def _total_hint(page: OrderPage) -> int | None:
     if page.total_pages is not None:
         return page.total_pages * page.page_size
     return None
+
+
+@dataclass(frozen=True)
+class Prefetch:
+    """The next batch of pages, requested while the current one is being written."""
+
+    batch: list[int]
+    observed_at: datetime
+    pages: Future[list[OrderPage]]
+
+
+def _fetch_batch(
+    ctx: RunContext, batch: list[int], prefetched: Prefetch | None, query: Callable[[int], ListQuery]
+) -> tuple[datetime, list[OrderPage]]:
+    """The pages of ``batch`` and when they were requested: the prefetched ones when they are that batch."""
+    if prefetched is not None and prefetched.batch == batch:
+        return prefetched.observed_at, prefetched.pages.result()
+    observed_at = ctx.now()
+    return observed_at, ctx.fetch_many([query(page) for page in batch])
+
+
+def _prefetch_next(
+    ctx: RunContext, batch: list[int], last_page: int | None, query: Callable[[int], ListQuery]
+) -> Prefetch | None:
+    """Start fetching the batch after ``batch`` (when the last page is known and some are left), so that
+    fetching overlaps with writing the current batch; what it fetched counts only once it is stored, so the
+    checkpoints stay where they were. With a concurrency of 1 the run stays strictly one step at a time."""
+    if last_page is None or batch[-1] >= last_page or ctx.options.concurrency < 2:
+        return None
+    start = batch[-1] + 1
+    return _prefetch(ctx, list(range(start, min(last_page, start + ctx.options.concurrency - 1) + 1)), query)
+
+
+def _prefetch(ctx: RunContext, batch: list[int], query: Callable[[int], ListQuery]) -> Prefetch | None:
+    """Start fetching ``batch`` on the prefetcher; what it fetched counts only once it is stored, so the
+    checkpoints stay where they were. With a concurrency of 1 nothing is fetched ahead."""
+    if not batch or ctx.options.concurrency < 2:
+        return None
+    observed_at = ctx.now()
+    return Prefetch(batch, observed_at, ctx.prefetcher.submit(ctx.fetch_many, [query(page) for page in batch]))
 
 
 def _last_page(page: OrderPage, page_size: int) -> int | None:

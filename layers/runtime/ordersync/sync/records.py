@@ -11,6 +11,7 @@ import base64
 import gzip
 import hashlib
 import json
+import zlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,13 +21,38 @@ from pydantic import BaseModel, ConfigDict, Field
 from ordersync import timefmt
 from ordersync.models import Order, UtcDatetime
 
-INLINE_ORDER_LIMIT = 64 * 1024
-"""Orders whose JSON is larger than this are stored gzip-compressed (``order_gz``)."""
-
 MAX_ORDER_PAYLOAD = 300 * 1024
 """Ceiling for the stored order payload, well under DynamoDB's 400 KB item limit with the other attributes.
 Above it the platform's ``raw`` payload is dropped (``raw_dropped``); if even that does not fit, the order is
 refused (counted as ``too_large``) rather than stored incomplete."""
+
+PAYLOAD_FORMAT_V1 = b"\x01"
+"""First byte of an ``order_z`` value: raw DEFLATE (level 9) of the canonical JSON with ``PAYLOAD_DICTIONARY_V1``."""
+
+PAYLOAD_DICTIONARY_V1 = (
+    b'"tickets":[{"barcode":null,"discount":"0.00","extra":"0.00","full":"","id":"","nominal":"","number":,'
+    b'"price":"","serial":"","set":"","status":""}],"values":{"discount":"0.00","extra":"","full":"","nominal":"",'
+    b'"price":"","sets_values":{"":{"discount":"0.00","id":"","nominal":"","price":"","promocode":null}},'
+    b'"viral_promocodes":[]},"settings":{"invitation":false,"send_tickets":false,"subscribe_agree":false},'
+    b'"promocodes":[],"origin":"api","org":"","event":"","vendor":"","vendor_data":{},"expired_after":"","code":"",'
+    b'"_id":,"address":"","amount_RUR":,"appear":"","channel":"","city":"","coowners_reward":"","country_code":"",'
+    b'"coupon":"","created":"","currency":"RUR","firstname":"","gate":"",'
+    b'"goods":"[{\\"_id\\":\\"\\",\\"title\\":\\"\\",\\"price\\":,\\"cnt\\":1}]","hash":"","ip":"",'
+    b'"lastname":"","manager_reward":0,"middlename":"","partner":"","partner2":"","partner2_reward":0,'
+    b'"partner_already_rewarded":0,"partner_reward":0,"partner_reward_canceled":0,"pixel":"","profit_amount":,'
+    b'"referer":"","sup":"","tax":,"title":"","utm":{"utm_campaign":"","utm_medium":"","utm_source":""},'
+    b'"createdDate":"","participantLogin":"","total":'
+    b'"raw":{"id":"","status":"","created_at":"","updated_at":"","email":"","phone":"","name":"","price":"",'
+    b'"amount":"","count":"","customer":{"email":"","lang":"ru","name":"","phone":"+7"},'
+    b'"items":[{"name":"","quantity":1,"sku":"","unit_price":{"amount":"","currency":"RUB"}}],"number":"",'
+    b'"order_id":"","paid":{"amount":"","currency":"RUB"},"platform":"","raw_status":"","status":"",'
+    b'"total":{"amount":"","currency":"RUB"},"created_at":"2026-01-01T00:00:00Z","null,"true,"false,'
+    b'"@gmail.com","@example.com"'
+)
+"""The preset dictionary of the v1 payload: the JSON keys and fragments that recur in every stored order (the
+canonical order's and the platforms' documented payload keys), so that a small order compresses to a few hundred
+bytes instead of repeating them. **Frozen**: stored items can only be read back with the very same bytes; a
+better dictionary is a new format byte beside this one, never an edit of it."""
 
 
 to_iso = timefmt.to_iso
@@ -49,32 +75,51 @@ def canonical_json(order: Order) -> str:
 
 def content_hash(order: Order) -> str:
     """The hash the pollers compare before writing: any difference in the canonical order or its raw
-    payload is a change; anything else (when it was seen, by whom) is not."""
-    return hashlib.sha256(canonical_json(order).encode()).hexdigest()
+    payload is a change; anything else (when it was seen, by whom) is not. 128 bits of BLAKE2b, URL-safe
+    base64 without padding (22 characters: the hash is paid for in every item)."""
+    return _short_hash(canonical_json(order).encode())
+
+
+def _short_hash(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.blake2b(data, digest_size=16).digest()).rstrip(b"=").decode()
 
 
 def encode_order(order: Order) -> dict[str, Any]:
-    """The attributes that carry the order itself: ``order`` (JSON) or ``order_gz`` (base64 of gzip JSON),
-    plus ``raw_dropped`` when the raw payload had to go. Raises ``OrderTooLargeError`` when nothing fits."""
-    text = canonical_json(order)
-    if len(text.encode()) <= INLINE_ORDER_LIMIT:
-        return {"order": text}
-    packed = _gzip_b64(text)
+    """The attributes that carry the order itself: ``order_z`` (bytes: the format byte, then the canonical JSON
+    compressed with the v1 dictionary), plus ``raw_dropped`` when the raw payload had to go to stay under
+    ``MAX_ORDER_PAYLOAD``. Raises ``OrderTooLargeError`` when nothing fits."""
+    packed = compress_payload(canonical_json(order).encode())
     if len(packed) <= MAX_ORDER_PAYLOAD:
-        return {"order_gz": packed}
-    slim = canonical_json(order.model_copy(update={"raw": {}}))
-    packed = _gzip_b64(slim)
+        return {"order_z": packed}
+    packed = compress_payload(canonical_json(order.model_copy(update={"raw": {}})).encode())
     if len(packed) <= MAX_ORDER_PAYLOAD:
-        return {"order_gz": packed, "raw_dropped": True}
+        return {"order_z": packed, "raw_dropped": True}
     raise OrderTooLargeError(f"order {order.key} does not fit in one item even without its raw payload")
 
 
-def _gzip_b64(text: str) -> str:
-    return base64.b64encode(gzip.compress(text.encode(), compresslevel=6, mtime=0)).decode()
+def compress_payload(data: bytes) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, PAYLOAD_DICTIONARY_V1)
+    return PAYLOAD_FORMAT_V1 + packer.compress(data) + packer.flush()
+
+
+def decompress_payload(value: Any) -> bytes:
+    """The JSON of an ``order_z`` value, whichever way it arrives: ``bytes``, boto3's ``Binary``, or the base64
+    text of a Lambda stream record (Powertools leaves binary attributes as the event carries them)."""
+    data = value.value if hasattr(value, "value") else value
+    if isinstance(data, str):
+        data = base64.b64decode(data)
+    data = bytes(data)
+    if data[:1] != PAYLOAD_FORMAT_V1:
+        raise ValueError(f"unknown order payload format {data[:1]!r}")
+    unpacker = zlib.decompressobj(-15, PAYLOAD_DICTIONARY_V1)
+    return unpacker.decompress(data[1:]) + unpacker.flush()
 
 
 def decode_order(image: Mapping[str, Any]) -> Order:
-    """The order of a stored item or a stream image (already turned into plain Python values)."""
+    """The order of a stored item or a stream image (already turned into plain Python values). Reads the
+    current ``order_z`` and the earlier formats, ``order`` (JSON) and ``order_gz`` (base64 of gzip JSON)."""
+    if "order_z" in image:
+        return Order.model_validate_json(decompress_payload(image["order_z"]))
     if "order" in image:
         return Order.model_validate_json(str(image["order"]))
     if "order_gz" in image:
