@@ -241,6 +241,22 @@ def test_cancel_and_refund_are_final_statuses(sim: TicketscloudSimulator) -> Non
     assert (sim.order(cancelled)["status"], sim.order(refunded)["status"]) == ("cancelled", "refunded")
 
 
+def test_a_live_refund_is_an_approved_refund_request_and_the_order_stays_done(live: TicketscloudSimulator) -> None:
+    order_id = live.add_orders(1)[0]
+    live.pay(order_id)
+
+    live.refund(order_id)
+
+    assert live.order(order_id)["status"] == "done"
+    assert [(r["order"], r["status"]) for r in live.refund_requests() if r["order"] == order_id] == [
+        (order_id, "approved")
+    ]
+
+
+def test_live_seed_orders_never_have_the_refunded_status(live: TicketscloudSimulator) -> None:
+    assert "refunded" not in {live.order(order_id)["status"] for order_id in live.order_ids()}
+
+
 # -- PATCH actions ---------------------------------------------------------------------------------------
 
 
