@@ -122,7 +122,7 @@ def _ticket_ids(order: Order) -> list[str]:
 def create_order(action: Action, client: Callable[[], TicketscloudClient]) -> ActionOutcome:
     """``POST /v2/resources/orders`` with the action's id in ``vendor_data.raw`` (the lookup key of its check)."""
     request = parse_payload(TicketscloudCreateOrder, action)
-    result = client().create_order(request.create_body(action.action_id))
+    result = _refused(lambda: client().create_order(request.create_body(action.action_id)))
     return ActionOutcome(summary=_order_summary(result), order=result.order, order_id=result.order.order_id)
 
 
@@ -157,7 +157,7 @@ def create_order_effect(action: Action, client: Callable[[], TicketscloudClient]
 
 def change_reservation(action: Action, client: Callable[[], TicketscloudClient]) -> ActionOutcome:
     change = parse_payload(TicketscloudReservationChange, action)
-    result = client().change_order(str(action.order_id), change.patch_body())
+    result = _refused(lambda: client().change_order(str(action.order_id), change.patch_body()))
     return ActionOutcome(summary=_order_summary(result, applied=sorted(change.patch_body())), order=result.order)
 
 
@@ -181,7 +181,7 @@ def change_reservation_effect(action: Action, client: Callable[[], TicketscloudC
 
 def change_status(action: Action, client: Callable[[], TicketscloudClient]) -> ActionOutcome:
     change = parse_payload(TicketscloudStatusChange, action)
-    result = client().change_order(str(action.order_id), {"status": change.status})
+    result = _refused(lambda: client().change_order(str(action.order_id), {"status": change.status}))
     return ActionOutcome(summary=_order_summary(result), order=result.order)
 
 
@@ -207,12 +207,21 @@ def _refund_summary(refund: TicketscloudRefundRequest, **extra: Any) -> dict[str
 
 def _refusal_messages(error: PermanentError) -> PermanentError:
     """A refusal keeps the platform's messages: ``{"errors": ["...", ...]}`` is the body ``GET /actions`` shows
-    in ``errors[0].detail``; the first message becomes the error's message."""
+    in ``errors[0].detail``, and the messages joined become the error's message."""
     body = error.body
     messages = body.get("errors") if isinstance(body, dict) else None
-    if isinstance(messages, list) and messages and all(isinstance(item, str) for item in messages):
-        return PermanentError(error.platform, "; ".join(messages), status_code=error.status_code, body=body)
-    return error
+    if not isinstance(messages, list) or not messages:
+        return error
+    texts = [item if isinstance(item, str) else str(item.get("msg") or item) for item in messages if item]
+    return PermanentError(error.platform, "; ".join(texts), status_code=error.status_code, body=body)
+
+
+def _refused[T](call: Callable[[], T]) -> T:
+    """Run one platform call; a refusal (``400``) fails the action with the platform's messages kept."""
+    try:
+        return call()
+    except PermanentError as error:
+        raise _refusal_messages(error) from error
 
 
 def request_refund(action: Action, client: Callable[[], TicketscloudClient]) -> ActionOutcome:
@@ -220,10 +229,7 @@ def request_refund(action: Action, client: Callable[[], TicketscloudClient]) -> 
     body: dict[str, Any] = {"order": str(action.order_id), "culprit": request.culprit, "tickets": request.tickets}
     if request.requested_at is not None:
         body["requested_at"] = request.requested_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    try:
-        refund = client().create_refund_request(body)
-    except PermanentError as error:
-        raise _refusal_messages(error) from error
+    refund = _refused(lambda: client().create_refund_request(body))
     return ActionOutcome(summary=_refund_summary(refund))
 
 
@@ -269,10 +275,7 @@ def request_refund_effect(action: Action, client: Callable[[], TicketscloudClien
 
 def decide_refund(action: Action, client: Callable[[], TicketscloudClient]) -> ActionOutcome:
     decision = parse_payload(TicketscloudRefundDecisionAction, action)
-    try:
-        refund = client().decide_refund_request(decision.refund_id, decision.status)
-    except PermanentError as error:
-        raise _refusal_messages(error) from error
+    refund = _refused(lambda: client().decide_refund_request(decision.refund_id, decision.status))
     return ActionOutcome(summary=_refund_summary(refund))
 
 
