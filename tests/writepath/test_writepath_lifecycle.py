@@ -20,6 +20,7 @@ from ordersync.aws.actions_repository import ActionRepository
 from ordersync.aws.orders_repository import OrderRepository
 from ordersync.models import Platform, utc_now
 from ordersync.platforms.ticketscloud import TicketscloudClient
+from ordersync.platforms.ticketscloud.models import TicketscloudCreateOrder
 
 
 @pytest.fixture
@@ -218,3 +219,19 @@ def test_a_refund_request_whose_answer_was_lost_is_found_among_the_refund_reques
     assert done.state is ActionState.SUCCEEDED
     assert done.confirmed_by_read is True
     assert len([refund for refund in life.sim.refund_requests() if refund["order"] == order_id]) == 1
+
+
+def test_a_create_whose_worker_died_mid_call_is_found_by_its_reference_on_the_next_delivery(life: Lifecycle) -> None:
+    event = life.sim.event_ids[0]
+    payload = {"event": event, "random": life.one_set(1)}
+    action = life.accept(ActionKind.TICKETSCLOUD_CREATE_ORDER, None, payload)
+    life.actions.start_attempt(action.action_id, now=utc_now())  # the killed worker's attempt: left running
+    with TicketscloudClient(life.sim.base_url, DEFAULT_TOKEN, timeout=5.0) as client:
+        landed = client.create_order(TicketscloudCreateOrder.model_validate(payload).create_body(action.action_id))
+
+    done = life.deliver(action)
+
+    assert done.state is ActionState.SUCCEEDED
+    assert done.confirmed_by_read is True
+    assert done.order_id == landed.order.order_id
+    assert len(life.sim.creates) == 1

@@ -139,7 +139,7 @@ def create_order_effect(action: Action, client: Callable[[], TicketscloudClient]
     )
     for page in range(1, MAX_LOOKUP_PAGES + 1):
         found = tc.search_orders(filters, page=page, page_size=MAX_PAGE_SIZE)
-        if not found.orders:
+        if not found.orders and not found.quarantined:
             return None
         for order in found.orders:
             raw = ((order.raw.get("vendor_data") or {}).get("raw") or {}) if isinstance(order.raw, dict) else {}
