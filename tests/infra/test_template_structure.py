@@ -515,6 +515,11 @@ def test_api_routes_are_the_documented_ones(resources: dict[str, Any]) -> None:
     routes = {(event["Properties"]["Method"], event["Properties"]["Path"]) for event in events}
     assert routes == {
         ("POST", "/orders/ticketscloud/{order_id}/actions"),
+        ("POST", "/orders/ticketscloud"),
+        ("POST", "/orders/ticketscloud/{order_id}/reservation"),
+        ("POST", "/orders/ticketscloud/{order_id}/status"),
+        ("POST", "/orders/ticketscloud/{order_id}/refund-requests"),
+        ("POST", "/orders/ticketscloud/{order_id}/refund-requests/{refund_id}"),
         ("POST", "/ecards/orders"),
         ("POST", "/exports/ticketscloud"),
         ("GET", "/actions/{action_id}"),

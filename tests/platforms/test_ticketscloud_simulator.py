@@ -292,7 +292,7 @@ def test_the_headings_post_is_accepted_like_patch(sim: TicketscloudSimulator) ->
     ("body", "code"),
     [
         ({}, "no_actions"),
-        ({"status": "done"}, "unknown_field"),
+        ({"state": "done"}, "unknown_field"),
         ({"settings": {"customer": {"lang": "de"}}}, "invalid_lang"),
         ({"settings": {"send_tickets": "yes"}}, "invalid_send_tickets"),
         ({"vendor_data": {"order_id": "x" * 65}}, "invalid_vendor_order_id"),

@@ -537,6 +537,7 @@ class FakeActionStore:
         outcome_unknown: bool = False,
         confirmed_by_read: bool = False,
         overdue_at: datetime | None = None,
+        order_id: str | None = None,
     ) -> Action | None:
         values: dict[str, Any] = {
             "state": state,
@@ -549,6 +550,8 @@ class FakeActionStore:
             values["overdue_at"] = None
         elif overdue_at is not None:
             values["overdue_at"] = overdue_at
+        if order_id is not None:
+            values["order_id"] = order_id
         if result is not None:
             values["result"] = json.loads(json.dumps(result, default=str))
         if errors:

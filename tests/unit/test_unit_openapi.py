@@ -20,11 +20,23 @@ from ordersync.api.openapi import IDEMPOTENCY_KEY_PATTERN, ErrorBody
 from ordersync.api.resolver import ApiServices, OrderList, OrdersyncApi, standalone_document
 from ordersync.platforms.ecards import EcardsCreateOrderRequest
 from ordersync.platforms.ticketscloud import TicketscloudOrderActions
+from ordersync.platforms.ticketscloud.models import (
+    TicketscloudCreateOrder,
+    TicketscloudRefundCreate,
+    TicketscloudRefundDecision,
+    TicketscloudReservationChange,
+    TicketscloudStatusChange,
+)
 from ordersync.sync.records import StoredOrder
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = {
     ("post", "/orders/ticketscloud/{order_id}/actions"): "postTicketscloudAction",
+    ("post", "/orders/ticketscloud"): "postTicketscloudOrder",
+    ("post", "/orders/ticketscloud/{order_id}/reservation"): "postTicketscloudReservation",
+    ("post", "/orders/ticketscloud/{order_id}/status"): "postTicketscloudStatus",
+    ("post", "/orders/ticketscloud/{order_id}/refund-requests"): "postTicketscloudRefundRequest",
+    ("post", "/orders/ticketscloud/{order_id}/refund-requests/{refund_id}"): "postTicketscloudRefundDecision",
     ("post", "/ecards/orders"): "postEcardsOrder",
     ("post", "/exports/ticketscloud"): "postTicketscloudExport",
     ("get", "/actions/{action_id}"): "getAction",
@@ -33,6 +45,11 @@ OPERATIONS = {
 }
 SUCCESS_MODELS = {
     "postTicketscloudAction": AcceptedAction,
+    "postTicketscloudOrder": AcceptedAction,
+    "postTicketscloudReservation": AcceptedAction,
+    "postTicketscloudStatus": AcceptedAction,
+    "postTicketscloudRefundRequest": AcceptedAction,
+    "postTicketscloudRefundDecision": AcceptedAction,
     "postEcardsOrder": AcceptedAction,
     "postTicketscloudExport": AcceptedAction,
     "getAction": ActionView,
@@ -43,6 +60,11 @@ REQUEST_MODELS = {
     "postTicketscloudAction": TicketscloudOrderActions,
     "postEcardsOrder": EcardsCreateOrderRequest,
     "postTicketscloudExport": TicketscloudExportBody,
+    "postTicketscloudOrder": TicketscloudCreateOrder,
+    "postTicketscloudReservation": TicketscloudReservationChange,
+    "postTicketscloudStatus": TicketscloudStatusChange,
+    "postTicketscloudRefundRequest": TicketscloudRefundCreate,
+    "postTicketscloudRefundDecision": TicketscloudRefundDecision,
 }
 
 
@@ -119,7 +141,7 @@ def test_openapi_declares_every_status_a_route_answers(
 
 def test_openapi_declares_idempotency_key_on_every_post(document: dict[str, Any]) -> None:
     posts = [op for method, _, op in operations(document) if method == "post"]
-    assert len(posts) == 3
+    assert len(posts) == len(REQUEST_MODELS)
     for op in posts:
         [header] = [p for p in op["parameters"] if p["in"] == "header"]
         assert header["name"].lower() == "idempotency-key"

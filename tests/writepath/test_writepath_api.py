@@ -454,6 +454,11 @@ def test_openapi_document_lists_every_public_route_with_bearer_security(api: Api
     assert answer.body["openapi"].startswith("3.")
     assert set(answer.body["paths"]) == {
         "/orders/ticketscloud/{order_id}/actions",
+        "/orders/ticketscloud",
+        "/orders/ticketscloud/{order_id}/reservation",
+        "/orders/ticketscloud/{order_id}/status",
+        "/orders/ticketscloud/{order_id}/refund-requests",
+        "/orders/ticketscloud/{order_id}/refund-requests/{refund_id}",
         "/ecards/orders",
         "/exports/ticketscloud",
         "/actions/{action_id}",

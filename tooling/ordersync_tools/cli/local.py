@@ -291,6 +291,11 @@ EXAMPLE_BODIES: dict[str, dict[str, Any]] = {
         "ecards": [{"id": 1, "quantity": 1, "faceValue": "1000 ₽"}],
     },
     "/exports/ticketscloud": {"email": "reports@example.com"},
+    "/orders/ticketscloud": {"event": "$EVENT_ID", "random": {"$SET_ID": 1}, "all_or_nothing": True},
+    "/orders/ticketscloud/{order_id}/reservation": {"random": {"$SET_ID": 2}},
+    "/orders/ticketscloud/{order_id}/status": {"status": "done"},
+    "/orders/ticketscloud/{order_id}/refund-requests": {"culprit": "user", "tickets": ["$TICKET_ID"]},
+    "/orders/ticketscloud/{order_id}/refund-requests/{refund_id}": {"status": "approved"},
 }
 
 
@@ -305,7 +310,7 @@ def curl_commands(runtime: Any) -> list[str]:
     for route in sorted(gateway.api.routes, key=lambda r: (r.resource, r.method)):
         path = route.resource.replace("{platform}", sample[0]).replace("{order_id}", sample[1])
         if "{" in path:
-            path = path.replace("{action_id}", "$ACTION_ID")
+            path = path.replace("{action_id}", "$ACTION_ID").replace("{refund_id}", "$REFUND_ID")
         if route.resource == "/orders" and route.method == "GET":
             path = f"/orders?platform={sample[0]}"
         header = auth if route.authorizer else ""

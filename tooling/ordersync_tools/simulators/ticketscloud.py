@@ -107,6 +107,7 @@ class SimTicket:
     serial: str
     set: SimSet
     barcode: str
+    tariff: str | None = None
 
 
 @dataclass
@@ -223,6 +224,7 @@ class TicketscloudSimulator(PlatformSimulator):
         self.route("PATCH", "/v2/resources/orders/{order_id}", self._patch)
         self.route("POST", "/v2/resources/orders/{order_id}", self._patch)  # the docs' headings say POST
         self._init_refunds(seed, seed_refunds=refunds)
+        self._init_lifecycle(seed)
 
     # -- authentication ------------------------------------------------------------------------------------
     def authenticate(self, request: Request) -> None:
@@ -459,6 +461,7 @@ class TicketscloudSimulator(PlatformSimulator):
                     "set": ticket.set.id,
                     "status": ticket_status.get(status, "reserved"),
                 }
+                | ({"tariff": ticket.tariff} if ticket.tariff is not None else {})
             )
         promocode_id = order.promocode.id if order.promocode else None
         sets_values: dict[str, dict[str, Any]] = {}
@@ -668,7 +671,10 @@ class TicketscloudSimulator(PlatformSimulator):
         now = self.clock.now()
         if self._status(order, now) in UNCHANGEABLE:
             raise _error(400, "order_done", f"Order is {order.status}: it cannot be changed")
-        changes = _validate_patch(body)
+        body, lifecycle = _split_lifecycle(body)
+        changes = _validate_patch(body) if body or not lifecycle else {}
+        if lifecycle:
+            self._apply_lifecycle(order, lifecycle, now)
         settings = changes.get("settings", {})
         if "customer" in settings:
             order.customer = (order.customer or {}) | settings["customer"]
@@ -968,6 +974,218 @@ class TicketscloudSimulator(PlatformSimulator):
                 raise HttpError(400, {"errors": [refusal]})
             self._decide(refund, str(target), self.clock.now().replace(microsecond=0))
             return Response(200, {"data": self._refund_payload(refund)})
+
+    # -- the reseller's order lifecycle (live-behaviour.md): create, reservation, tariffs, finish, cancel ---------
+    # Each event has tickets on sale per set (its stock); a ticket is free while no executed, in-progress or done
+    # order holds it. Refusals are ``400 {"errors": ["...", ...]}``, and a refused request changes nothing.
+
+    def _init_lifecycle(self, seed: int) -> None:
+        rnd = random.Random(seed * 104_729 + 7)
+        """Stock and tariff ids draw from their own generator: the seeded orders stay as they were."""
+        self._stock: dict[str, list[SimTicket]] = {}
+        self._tariffs: dict[str, tuple[str, ...]] = {}
+        self._creates: list[dict[str, Any]] = []
+        for event in self._events:
+            tickets = []
+            for item in event.sets:
+                self._tariffs[item.id] = tuple(f"{rnd.getrandbits(96):024x}" for _ in range(2))
+                for _ in range(STOCK_PER_SET):
+                    self._next_ticket_number += 1
+                    serial = "".join(rnd.choices("ABCEHKMOPTX", k=3))
+                    barcode = "".join(rnd.choices("0123456789", k=17))
+                    tickets.append(
+                        SimTicket(f"{rnd.getrandbits(96):024x}", self._next_ticket_number, serial, item, barcode)
+                    )
+            self._stock[event.id] = tickets
+        self.route("POST", "/v2/resources/orders", self._create)
+
+    # what tests and the local runtime read
+    @property
+    def creates(self) -> list[dict[str, Any]]:
+        """The body of every create the platform accepted, in order."""
+        with self.lock:
+            return copy.deepcopy(self._creates)
+
+    def free_tickets(self, event_id: str, set_id: str | None = None) -> list[str]:
+        """Ids of the event's tickets on sale that no live order holds (of one set, if given)."""
+        with self.lock:
+            held = self._held(event_id, self.clock.now())
+            return [
+                ticket.id
+                for ticket in self._stock.get(event_id, [])
+                if ticket.id not in held and (set_id is None or ticket.set.id == set_id)
+            ]
+
+    def set_ids(self, event_id: str) -> list[str]:
+        return [item.id for event in self._events if event.id == event_id for item in event.sets]
+
+    def tariff_ids(self, set_id: str) -> list[str]:
+        return list(self._tariffs.get(set_id, ()))
+
+    # rules
+    def _held(self, event_id: str, now: datetime, *, besides: SimOrder | None = None) -> set[str]:
+        return {
+            ticket.id
+            for order in self._orders.values()
+            if order.event.id == event_id and order is not besides and self._status(order, now) in HOLDING
+            for ticket in order.tickets
+        }
+
+    def _pick(
+        self, event: SimEvent, body: Mapping[str, Any], now: datetime, *, order: SimOrder | None, partial_ok: bool
+    ) -> list[SimTicket]:
+        """The tickets ``body`` asks for (``tickets`` or ``random``), kept from ``order`` where it holds them."""
+        if "tickets" in body and "random" in body:
+            raise HttpError(400, {"errors": ["tickets and random cannot be used together"]})
+        held = self._held(event.id, now, besides=order)
+        mine = list(order.tickets) if order is not None else []
+        if "tickets" in body:
+            chosen, missing = self._pick_listed(event, body["tickets"], held, mine)
+        elif "random" in body:
+            chosen, missing = self._pick_random(event, body["random"], held, mine)
+        else:
+            raise HttpError(400, {"errors": ["tickets or random is required"]})
+        if missing and (not partial_ok or not chosen):
+            raise HttpError(400, {"errors": [f"Not enough free tickets: {', '.join(sorted(set(missing)))}"]})
+        if not chosen:
+            raise HttpError(400, {"errors": ["No free tickets to reserve"]})
+        return chosen
+
+    def _pick_listed(
+        self, event: SimEvent, wanted: Any, held: set[str], mine: list[SimTicket]
+    ) -> tuple[list[SimTicket], list[str]]:
+        if not isinstance(wanted, list) or not all(isinstance(item, str) for item in wanted):
+            raise HttpError(400, {"errors": ["tickets: expected a list of ticket ids"]})
+        stock = {ticket.id: ticket for ticket in self._stock.get(event.id, [])} | {t.id: t for t in mine}
+        chosen: list[SimTicket] = []
+        missing: list[str] = []
+        for ticket_id in dict.fromkeys(wanted):
+            ticket = stock.get(ticket_id)
+            if ticket is None:
+                raise HttpError(400, {"errors": [f"Ticket {ticket_id} not found in event {event.id}"]})
+            if ticket_id in held:
+                missing.append(ticket_id)
+            else:
+                chosen.append(ticket)
+        return chosen, missing
+
+    def _pick_random(
+        self, event: SimEvent, wanted: Any, held: set[str], mine: list[SimTicket]
+    ) -> tuple[list[SimTicket], list[str]]:
+        if not isinstance(wanted, dict) or not all(
+            isinstance(count, int) and not isinstance(count, bool) and count >= 0 for count in wanted.values()
+        ):
+            raise HttpError(400, {"errors": ["random: expected {set id: count}"]})
+        sets = {item.id for item in event.sets}
+        chosen: list[SimTicket] = []
+        missing: list[str] = []
+        for set_id, count in wanted.items():
+            if set_id not in sets:
+                raise HttpError(400, {"errors": [f"Set {set_id} not found in event {event.id}"]})
+            kept = [ticket for ticket in mine if ticket.set.id == set_id][:count]
+            free = [
+                ticket
+                for ticket in self._stock.get(event.id, [])
+                if ticket.set.id == set_id and ticket.id not in held and ticket not in kept
+            ]
+            more = free[: count - len(kept)]
+            chosen.extend(kept + more)
+            missing.extend([set_id] * (count - len(kept) - len(more)))
+        return chosen, missing
+
+    def _apply_lifecycle(self, order: SimOrder, changes: Mapping[str, Any], now: datetime) -> None:
+        """Reservation, tariffs and status of one PATCH, all checked before any is applied."""
+        status = self._status(order, now)
+        if status not in OPEN:
+            raise HttpError(400, {"errors": [f"Order {order.id} is {status}: it cannot be changed"]})
+        target = changes.get("status")
+        if target is not None and target not in ("done", "cancelled"):
+            raise HttpError(400, {"errors": [f"status: cannot set {target!r} (done or cancelled)"]})
+        tickets = order.tickets
+        if "tickets" in changes or "random" in changes:
+            tickets = self._pick(order.event, changes, now, order=order, partial_ok=False)
+        chosen_tariffs = self._checked_tariffs(order, tickets, changes.get("tariffs"))
+        for ticket in order.tickets:
+            if ticket not in tickets:
+                ticket.tariff = None  # back on sale without its tariff
+        order.tickets = list(tickets)
+        for ticket in order.tickets:
+            if ticket.id in chosen_tariffs:
+                ticket.tariff = chosen_tariffs[ticket.id]
+        if target is not None:
+            order.status = str(target)
+            if target == "done":
+                order.done_at = now.replace(microsecond=0)
+
+    def _checked_tariffs(self, order: SimOrder, tickets: Sequence[SimTicket], tariffs: Any) -> dict[str, str]:
+        if tariffs is None:
+            return {}
+        if not isinstance(tariffs, dict) or not tariffs:
+            raise HttpError(400, {"errors": ["tariffs: expected {ticket id: tariff id}"]})
+        by_id = {ticket.id: ticket for ticket in tickets}
+        chosen: dict[str, str] = {}
+        for ticket_id, tariff in tariffs.items():
+            ticket = by_id.get(ticket_id)
+            if ticket is None:
+                raise HttpError(400, {"errors": [f"Ticket {ticket_id} is not in order {order.id}"]})
+            if tariff not in self._tariffs.get(ticket.set.id, ()):
+                raise HttpError(400, {"errors": [f"Tariff {tariff} not found for set {ticket.set.id}"]})
+            chosen[ticket_id] = str(tariff)
+        return chosen
+
+    # routes
+    def _create(self, request: Request) -> Response:
+        """``POST /v2/resources/orders``: ``{"event", "tickets" | "random", "all_or_nothing", "vendor_data"}``;
+        the answer is the new ``executed`` order with its ``expired_after``."""
+        body = request.body if isinstance(request.body, Mapping) else {}
+        unknown = sorted(set(body) - {"event", "tickets", "random", "all_or_nothing", "vendor_data"})
+        if unknown:
+            raise HttpError(400, {"errors": [f"{', '.join(unknown)}: not a field of an order"]})
+        event_id = body.get("event")
+        all_or_nothing = body.get("all_or_nothing", False)
+        if not isinstance(all_or_nothing, bool):
+            raise HttpError(400, {"errors": ["all_or_nothing: expected a boolean"]})
+        vendor_data: dict[str, Any] = {}
+        if body.get("vendor_data") is not None:
+            try:
+                vendor_data = _validate_vendor_data(body["vendor_data"])
+            except HttpError as error:
+                raise HttpError(400, {"errors": [item["msg"] for item in error.body["errors"]]}) from None
+        with self.lock:
+            event = next((item for item in self._events if item.id == event_id), None)
+            if event is None:
+                raise HttpError(400, {"errors": [f"Event {event_id} not found"]})
+            now = self.clock.now().replace(microsecond=0)
+            tickets = self._pick(event, body, now, order=None, partial_ok=not all_or_nothing)
+            self._next_number += 1
+            order = SimOrder(
+                id=self._hex_id(),
+                number=self._next_number,
+                code="".join(self.random.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=8)),
+                event=event,
+                created_at=now,
+                status="executed",
+                tickets=tickets,
+                vendor_data=copy.deepcopy(vendor_data),
+            )
+            self._orders[order.id] = order
+            self._creates.append(copy.deepcopy(dict(body)))
+            return Response(200, {"data": self._payload(order, now), "refs": self._refs([order])})
+
+
+STOCK_PER_SET = 30
+HOLDING = frozenset({"executed", "in_progress", "done", "refunded"})
+"""The statuses in which an order holds its tickets: a cancelled or expired order's tickets are on sale again."""
+LIFECYCLE_KEYS = frozenset({"tickets", "random", "tariffs", "status"})
+
+
+def _split_lifecycle(body: Any) -> tuple[Any, dict[str, Any]]:
+    """A PATCH body's lifecycle changes (reservation, tariffs, status) apart from the documented actions."""
+    if not isinstance(body, dict):
+        return body, {}
+    return {k: v for k, v in body.items() if k not in LIFECYCLE_KEYS}, {
+        k: v for k, v in body.items() if k in LIFECYCLE_KEYS
+    }
 
 
 REFUND_STATUSES = frozenset({"new", "in_progress", "approved", "rejected"})

@@ -52,6 +52,7 @@ class ActionOutcome(BaseModel):
     summary: dict[str, Any]
     errors: tuple[ActionError, ...] = ()
     order: Order | None = None
+    order_id: str | None = None  # the order a create made: recorded on the action
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ class ActionApplier:
             result=outcome.summary,
             errors=outcome.errors,
             confirmed_by_read=confirmed_by_read,
+            order_id=outcome.order_id,
         )
         return finished if finished is not None else action
 

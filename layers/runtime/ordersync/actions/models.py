@@ -25,11 +25,21 @@ class ActionKind(StrEnum):
     TICKETSCLOUD_ORDER_ACTIONS = "ticketscloud_order_actions"
     ECARDS_CREATE_ORDER = "ecards_create_order"
     TICKETSCLOUD_EXPORT = "ticketscloud_export"
+    TICKETSCLOUD_CREATE_ORDER = "ticketscloud_create_order"
+    TICKETSCLOUD_RESERVATION = "ticketscloud_reservation"
+    TICKETSCLOUD_ORDER_STATUS = "ticketscloud_order_status"
+    TICKETSCLOUD_REFUND_REQUEST = "ticketscloud_refund_request"
+    TICKETSCLOUD_REFUND_DECISION = "ticketscloud_refund_decision"
 
     @property
     def platform(self) -> Platform:
         """The platform a kind belongs to: each kind's value is ``<platform>_<what it does>``."""
         return Platform(self.value.split("_", 1)[0])
+
+    @property
+    def creates_order(self) -> bool:
+        """A create whose order id is the platform's to give: it has none until it is applied."""
+        return self is ActionKind.TICKETSCLOUD_CREATE_ORDER
 
 
 class ActionState(StrEnum):
@@ -58,8 +68,14 @@ def new_action_id() -> str:
     return str(uuid.uuid4())
 
 
-def message_group_of(kind: ActionKind, order_id: str | None) -> str:
-    """The FIFO message group: one per order, so actions on one order never run at the same time."""
+def message_group_of(kind: ActionKind, order_id: str | None, action_id: str | None = None) -> str:
+    """The FIFO message group: one per order, so actions on one order never run at the same time.
+
+    A create has no order id yet: it gets a group of its own (``<platform>#new#<action id>``). Nothing else can
+    be about its order before it is applied (the id is not known), and creates of different orders never
+    conflict on the platform, so one group per event or per platform would only make creates wait on each other."""
+    if kind.creates_order and action_id is not None:
+        return f"{kind.platform.value}#new#{action_id}"
     if kind is ActionKind.TICKETSCLOUD_EXPORT or order_id is None:
         return EXPORT_GROUP
     return order_key(kind.platform, order_id)
@@ -84,7 +100,9 @@ class Action(BaseModel):
     action_id: str
     kind: ActionKind
     platform: Platform
-    order_id: str | None = Field(default=None, description="The platform's order id; none for an export")
+    order_id: str | None = Field(
+        default=None, description="The platform's order id; none for an export, and for a create until it is applied"
+    )
     group_id: str = Field(description="The FIFO message group the action is queued in")
     client_id: str = Field(description="The API client that sent the action")
     payload: dict[str, Any] = Field(description="The validated request body, as it will be sent")
@@ -125,12 +143,13 @@ class Action(BaseModel):
         now: datetime,
         action_id: str | None = None,
     ) -> Action:
+        action_id = action_id or new_action_id()
         return cls(
-            action_id=action_id or new_action_id(),
+            action_id=action_id,
             kind=kind,
             platform=kind.platform,
             order_id=order_id,
-            group_id=message_group_of(kind, order_id),
+            group_id=message_group_of(kind, order_id, action_id),
             client_id=client_id,
             payload=payload,
             accepted_at=now,

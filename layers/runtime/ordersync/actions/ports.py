@@ -37,6 +37,7 @@ class ActionStore(Protocol):
         outcome_unknown: bool = False,
         confirmed_by_read: bool = False,
         overdue_at: datetime | None = None,
+        order_id: str | None = None,
     ) -> Action | None: ...
 
     def requeue(

@@ -47,6 +47,13 @@ from ordersync.clients_auth import Access, Principal
 from ordersync.models import OrderStatus, Platform
 from ordersync.platforms.ecards import EcardsCreateOrderRequest
 from ordersync.platforms.ticketscloud import TicketscloudOrderActions
+from ordersync.platforms.ticketscloud.models import (
+    TicketscloudCreateOrder,
+    TicketscloudRefundCreate,
+    TicketscloudRefundDecision,
+    TicketscloudReservationChange,
+    TicketscloudStatusChange,
+)
 from ordersync.sync.ports import OrderReader
 from ordersync.sync.records import StoredOrder
 
@@ -114,6 +121,7 @@ def create_app(services: ApiServices) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
     routes = _Requests(app, services)
     _register_action_routes(app, routes)
+    _register_lifecycle_routes(app, routes)
     _register_read_routes(app, routes)
     _register_error_handlers(app)
     return app
@@ -404,6 +412,156 @@ def _register_action_routes(app: APIGatewayRestResolver, requests: _Requests) ->
         if action is None or not (action.client_id == caller.client_id or caller.allows(action.platform, Access.READ)):
             raise ApiError(404, "not_found", f"no action {action_id!r}")
         return ActionView.of(action)
+
+
+# -- the reseller's Ticketscloud order lifecycle (issue 10, point 5) -------------------------------------------
+# Each is an action in the order's FIFO group (a create in a group of its own: it has no order id yet), checked
+# here against the platform's documented rules (422 naming the field), with the scope ``ticketscloud:act``.
+
+TicketscloudRefundId = Annotated[
+    str,
+    Path(
+        max_length=MAX_ORDER_ID_LENGTH,
+        pattern=VISIBLE_ASCII,
+        description="A Ticketscloud refund request id: 24 lowercase hexadecimal characters",
+        json_schema_extra={"pattern": "^[0-9a-f]{24}$"},
+        openapi_examples={"refund": {"value": "5e1f0c7d9e115bacf64ea0eb"}},
+    ),
+]
+TERMINAL_RAW_STATUSES = frozenset({"done", "cancelled", "canceled", "expired"})
+"""A stored order in one of these never changes again by a PATCH: a reservation or status change is refused."""
+EVENT = "5b23b53b9c9b19000c6c4180"
+SET = "5d6648306b23e8a5f90ef047"
+TICKET = "5d664830b8a2cb5ce0576457"
+ACCEPTED_CREATE = Success(
+    202,
+    "Recorded and queued; the new order's id appears on the action (`GET /actions/{action_id}`) once applied",
+    example={"action_id": ACTION, "state": "queued", "status_url": f"/Prod/actions/{ACTION}", "order_id": None},
+    model=AcceptedAction,
+    headers=ACCEPTED.headers,
+    links=ACCEPTED.links,
+)
+POST_TICKETSCLOUD_ORDER = RouteDoc(
+    operation_id="postTicketscloudOrder",
+    summary="Create a Ticketscloud order with tickets reserved",
+    description=(
+        "`event` and either `tickets` (seat ids) or `random` (`{set id: count}`), never both; `all_or_nothing` "
+        "reserves all or none. The order is `executed` and expires by itself (`expired_after`, about 15 minutes) "
+        "unless finished. ordersync sets `vendor_data.raw.ordersync_action` to the action id, so a create whose "
+        "answer was lost is looked up among the event's recent orders and never sent twice blindly."
+    ),
+    success=ACCEPTED_CREATE,
+    refusals=ACCEPTING | {422: "`tickets` and `random` both or neither, an id not of the platform's shape, ..."},
+    request_example={"event": EVENT, "random": {SET: 2}, "all_or_nothing": True, "vendor_data": {"order_id": "crm-1"}},
+)
+POST_TICKETSCLOUD_RESERVATION = RouteDoc(
+    operation_id="postTicketscloudReservation",
+    summary="Change a Ticketscloud order's reservation or tariffs",
+    description=(
+        "`tickets` or `random` is the whole desired state (send every ticket that should stay); `tariffs` maps "
+        "ticket ids to tariff ids. Refused with 422 when ordersync has the order `done`, `cancelled` or `expired`."
+    ),
+    success=ACCEPTED,
+    refusals=ACCEPTING | {422: "`tickets` and `random` both, nothing to change, or the order can no longer change"},
+    request_example={"tickets": [TICKET], "tariffs": {TICKET: "5d664830e4c685ae48bd2d3d"}},
+)
+POST_TICKETSCLOUD_STATUS = RouteDoc(
+    operation_id="postTicketscloudStatus",
+    summary="Finish (`done`) or cancel (`cancelled`) a Ticketscloud order",
+    description="`done` issues the barcodes. The platform refuses any change of a `done` order (400): ordersync "
+    "refuses it first (422) when it has the order `done`, `cancelled` or `expired`.",
+    success=ACCEPTED,
+    refusals=ACCEPTING | {422: "`status` is not `done` or `cancelled`, or the order can no longer change"},
+    request_example={"status": "done"},
+)
+POST_TICKETSCLOUD_REFUND = RouteDoc(
+    operation_id="postTicketscloudRefundRequest",
+    summary="Request a refund of tickets of a done Ticketscloud order",
+    description="`culprit` is `user` or `org`; `tickets` the ids to refund. A refusal by the platform (event "
+    "started, fewer than 3 days before it, tickets not of this order, ...) fails the action and keeps the "
+    "platform's messages in its `errors`.",
+    success=ACCEPTED,
+    refusals=ACCEPTING | {422: "`culprit` unknown, no tickets, a ticket id repeated or not of the platform's shape"},
+    request_example={"culprit": "user", "tickets": [TICKET]},
+)
+POST_TICKETSCLOUD_REFUND_DECISION = RouteDoc(
+    operation_id="postTicketscloudRefundDecision",
+    summary="Approve or reject a Ticketscloud refund request",
+    description="Queued in the order's group; a request already decided is refused by the platform (the action "
+    "fails, with its messages).",
+    success=ACCEPTED,
+    refusals=ACCEPTING | {422: "`status` is not `approved` or `rejected`, or an id is not of the platform's shape"},
+    request_example={"status": "approved"},
+)
+
+
+def _register_lifecycle_routes(app: APIGatewayRestResolver, requests: _Requests) -> None:
+    ticketscloud = Platform.TICKETSCLOUD
+
+    def changeable(order_id: str) -> str:
+        """The checked id, refused (422) when the stored order can no longer change."""
+        checked = order_id_of(ticketscloud, order_id)
+        orders = requests.services.orders
+        stored = orders.get(ticketscloud, checked) if orders is not None else None
+        if stored is not None and stored.order.raw_status in TERMINAL_RAW_STATUSES:
+            raise _invalid("order_id", f"order {checked} is {stored.order.raw_status}: it cannot change", "order_final")
+        return checked
+
+    @app.post("/orders/ticketscloud", **POST_TICKETSCLOUD_ORDER.options())
+    def post_ticketscloud_order(
+        order: Annotated[TicketscloudCreateOrder, Body(openapi_examples=POST_TICKETSCLOUD_ORDER.request_examples)],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[str]:
+        payload = order.model_dump(mode="json", exclude_none=True)
+        return requests.accept(ActionKind.TICKETSCLOUD_CREATE_ORDER, None, payload, idempotency_key)
+
+    @app.post("/orders/ticketscloud/<order_id>/reservation", **POST_TICKETSCLOUD_RESERVATION.options())
+    def post_ticketscloud_reservation(
+        order_id: TicketscloudOrderId,
+        change: Annotated[
+            TicketscloudReservationChange, Body(openapi_examples=POST_TICKETSCLOUD_RESERVATION.request_examples)
+        ],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[str]:
+        payload = change.model_dump(mode="json", exclude_none=True)
+        return requests.accept(ActionKind.TICKETSCLOUD_RESERVATION, changeable(order_id), payload, idempotency_key)
+
+    @app.post("/orders/ticketscloud/<order_id>/status", **POST_TICKETSCLOUD_STATUS.options())
+    def post_ticketscloud_status(
+        order_id: TicketscloudOrderId,
+        change: Annotated[TicketscloudStatusChange, Body(openapi_examples=POST_TICKETSCLOUD_STATUS.request_examples)],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[str]:
+        payload = change.model_dump(mode="json")
+        return requests.accept(ActionKind.TICKETSCLOUD_ORDER_STATUS, changeable(order_id), payload, idempotency_key)
+
+    @app.post("/orders/ticketscloud/<order_id>/refund-requests", **POST_TICKETSCLOUD_REFUND.options())
+    def post_ticketscloud_refund_request(
+        order_id: TicketscloudOrderId,
+        refund: Annotated[TicketscloudRefundCreate, Body(openapi_examples=POST_TICKETSCLOUD_REFUND.request_examples)],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[str]:
+        checked = order_id_of(ticketscloud, order_id)
+        payload = refund.model_dump(mode="json", exclude_none=True)
+        return requests.accept(ActionKind.TICKETSCLOUD_REFUND_REQUEST, checked, payload, idempotency_key)
+
+    @app.post(
+        "/orders/ticketscloud/<order_id>/refund-requests/<refund_id>", **POST_TICKETSCLOUD_REFUND_DECISION.options()
+    )
+    def post_ticketscloud_refund_decision(
+        order_id: TicketscloudOrderId,
+        refund_id: TicketscloudRefundId,
+        decision: Annotated[
+            TicketscloudRefundDecision, Body(openapi_examples=POST_TICKETSCLOUD_REFUND_DECISION.request_examples)
+        ],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[str]:
+        checked = order_id_of(ticketscloud, order_id)
+        refund = decoded_path_parameter("refund_id", refund_id)
+        if not platforms.profile(ticketscloud).is_order_id(refund):
+            raise _invalid("refund_id", f"not a Ticketscloud refund request id (24 lowercase hex): {refund!r}", "id")
+        payload = {"refund_id": refund, "status": decision.status}
+        return requests.accept(ActionKind.TICKETSCLOUD_REFUND_DECISION, checked, payload, idempotency_key)
 
 
 def _register_read_routes(app: APIGatewayRestResolver, requests: _Requests) -> None:

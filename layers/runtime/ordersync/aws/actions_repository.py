@@ -72,11 +72,12 @@ class ActionRepository(DynamoDBRepository):
         outcome_unknown: bool = False,
         confirmed_by_read: bool = False,
         overdue_at: datetime | None = None,
+        order_id: str | None = None,
     ) -> Action | None:
         """Record the outcome of an attempt (``succeeded``, ``failed``, ``queued`` for a retry, ``dead_lettered``).
 
         ``outcome_unknown`` says the attempt may have taken effect; ``overdue_at`` (for ``queued``) when the
-        reconciler should look at it if no delivery did."""
+        reconciler should look at it if no delivery did; ``order_id`` the order a create made."""
         values: dict[str, Any] = {
             "state": state.value,
             "updated_at": to_iso(now),
@@ -89,6 +90,8 @@ class ActionRepository(DynamoDBRepository):
             remove = _OPEN
         else:
             values |= _open_values(overdue_at)
+        if order_id is not None:  # the order a create made
+            values["order_id"] = order_id
         if result is not None:
             values["result"] = json.dumps(result, default=str)
         if errors:

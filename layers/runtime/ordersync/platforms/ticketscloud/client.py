@@ -48,6 +48,7 @@ from ordersync.platforms.ticketscloud.models import (
     TicketscloudOrderEnvelope,
     TicketscloudOrderFilters,
     TicketscloudPatchResult,
+    TicketscloudRefundRequest,
 )
 from ordersync.platforms.ticketscloud.profile import PROFILE
 
@@ -257,6 +258,65 @@ class TicketscloudClient:
             reason = _reason(error) if isinstance(error, ValidationError) else str(error)
             raise OutcomeUnknownError(PLATFORM, f"PATCH {path}: unreadable answer ({reason})", body=body) from error
         return TicketscloudPatchResult(order=order, promocode_errors=tuple(envelope.errors))
+
+    # -- the order lifecycle (live-behaviour.md) -------------------------------------------------------------
+    def create_order(self, body: dict[str, Any]) -> TicketscloudPatchResult:
+        """``POST /v2/resources/orders``: a new ``executed`` order holding the tickets, sent exactly once.
+
+        A lost or unreadable answer raises ``OutcomeUnknownError`` (the order may exist: the caller looks it up by
+        the reference it set in ``vendor_data`` before sending again); ``400`` raises ``PermanentError`` with the
+        platform's ``errors`` (strings) as its body."""
+        return self._send_order("POST", ORDERS_PATH, body)
+
+    def change_order(self, order_id: str, body: dict[str, Any]) -> TicketscloudPatchResult:
+        """One lifecycle ``PATCH`` of an order (reservation, tariffs, ``status``), sent exactly once; errors as
+        ``patch_order`` (``400`` on a ``done`` order)."""
+        if not PROFILE.is_order_id(order_id):
+            raise ValidationFailedError(
+                PLATFORM, "order_id", f"not a usable order id ({PROFILE.order_id_shape}): {order_id!r}"
+            )
+        return self._send_order("PATCH", f"{ORDERS_PATH}/{path_segment(PLATFORM, 'order_id', order_id)}", body)
+
+    def _send_order(self, method: str, path: str, body: dict[str, Any]) -> TicketscloudPatchResult:
+        try:
+            answer = self.transport.request(method, path, json=body, retry_safe=False)
+        except MalformedResponseError as error:
+            raise OutcomeUnknownError(
+                PLATFORM, f"{method} {path}: answered with a body that is not JSON", status_code=error.status_code
+            ) from error
+        try:
+            envelope = TicketscloudOrderEnvelope.model_validate(answer)
+            order = to_order(envelope.data, timezone=self.zone, refs=envelope.refs, currency=self.currency)
+        except ValueError as error:
+            reason = _reason(error) if isinstance(error, ValidationError) else str(error)
+            unreadable = f"{method} {path}: unreadable answer ({reason})"
+            raise OutcomeUnknownError(PLATFORM, unreadable, body=answer) from error
+        return TicketscloudPatchResult(order=order, promocode_errors=tuple(envelope.errors), raw=envelope.data)
+
+    def create_refund_request(self, body: dict[str, Any]) -> TicketscloudRefundRequest:
+        """``POST /v2/resources/refund_requests``, sent exactly once; a refusal is ``PermanentError`` carrying the
+        platform's messages; a lost answer ``OutcomeUnknownError``."""
+        return self._send_refund("POST", REFUND_REQUESTS_PATH, body)
+
+    def decide_refund_request(self, refund_id: str, status: str) -> TicketscloudRefundRequest:
+        """``PATCH /v2/resources/refund_requests/:id`` with ``{"status": "approved" | "rejected"}``."""
+        path = f"{REFUND_REQUESTS_PATH}/{path_segment(PLATFORM, 'refund_id', refund_id)}"
+        return self._send_refund("PATCH", path, {"status": status})
+
+    def _send_refund(self, method: str, path: str, body: dict[str, Any]) -> TicketscloudRefundRequest:
+        try:
+            answer = self.transport.request(method, path, json=body, retry_safe=False)
+        except MalformedResponseError as error:
+            raise OutcomeUnknownError(
+                PLATFORM, f"{method} {path}: answered with a body that is not JSON", status_code=error.status_code
+            ) from error
+        try:
+            data = answer["data"] if isinstance(answer, dict) and "data" in answer else answer
+            return TicketscloudRefundRequest.model_validate(data)
+        except ValueError as error:
+            reason = _reason(error) if isinstance(error, ValidationError) else str(error)
+            unreadable = f"{method} {path}: unreadable answer ({reason})"
+            raise OutcomeUnknownError(PLATFORM, unreadable, body=answer) from error
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -13,10 +13,11 @@ them yet; one that does reads them with ``parse_event_time``, never with ``parse
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
@@ -355,3 +356,156 @@ class TicketscloudPatchResult(BaseModel):
 
     order: Order
     promocode_errors: tuple[TicketscloudErrorItem, ...] = ()
+    raw: TicketscloudOrder | None = Field(default=None, description="The order as the platform sent it")
+
+
+# -- the reseller's order lifecycle (live-behaviour.md): create, reservation, tariffs, finish, cancel, refunds ---
+
+OBJECT_ID_PATTERN = r"^[0-9a-f]{24}$"
+"""The shape of every Ticketscloud id (orders, events, sets, tickets, tariffs, refund requests)."""
+ACTION_REFERENCE_KEY = "ordersync_action"
+"""The ``vendor_data.raw`` key a create sets to its action id: a create whose outcome is unknown is looked up by it
+among the event's recent orders, and never sent twice blindly."""
+MAX_TICKETS_PER_REQUEST = 100
+
+ObjectId = Annotated[str, Field(pattern=OBJECT_ID_PATTERN, description="A Ticketscloud id: 24 lowercase hex")]
+
+
+class _Reservation(BaseModel):
+    """Tickets to hold: ``tickets`` (seat ids) or ``random`` (``{set id: count}``), never both."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    tickets: list[ObjectId] | None = Field(
+        default=None, min_length=1, max_length=MAX_TICKETS_PER_REQUEST, description="Ticket (seat) ids to hold"
+    )
+    random: dict[str, Annotated[int, Field(ge=1, le=MAX_TICKETS_PER_REQUEST)]] | None = Field(
+        default=None, min_length=1, description="How many tickets of each set (no seats): `{set id: count}`"
+    )
+
+    @field_validator("tickets")
+    @classmethod
+    def _distinct(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("tickets must not repeat a ticket id")
+        return value
+
+    @field_validator("random")
+    @classmethod
+    def _set_ids(cls, value: dict[str, int] | None) -> dict[str, int] | None:
+        if value is not None:
+            bad = [key for key in value if not re.fullmatch(OBJECT_ID_PATTERN, key)]
+            if bad:
+                raise ValueError(f"random: {bad[0]!r} is not a set id (24 lowercase hex)")
+            if sum(value.values()) > MAX_TICKETS_PER_REQUEST:
+                raise ValueError(f"random asks for more than {MAX_TICKETS_PER_REQUEST} tickets")
+        return value
+
+    @model_validator(mode="after")
+    def _not_both(self) -> Self:
+        if self.tickets is not None and self.random is not None:
+            raise ValueError("give tickets or random, never both")
+        return self
+
+    def reservation_body(self) -> dict[str, Any]:
+        if self.tickets is not None:
+            return {"tickets": list(self.tickets)}
+        if self.random is not None:
+            return {"random": dict(self.random)}
+        return {}
+
+
+class TicketscloudCreateOrder(_Reservation):
+    """``POST /v2/resources/orders``: a new order of ``event`` holding ``tickets`` or ``random`` (one is needed);
+    ``all_or_nothing`` reserves all or none. ``vendor_data`` is the reseller's own reference, set in the same
+    request."""
+
+    event: ObjectId
+    all_or_nothing: StrictBool | None = Field(default=None, description="JSON true or false: all tickets or none")
+    vendor_data: TicketscloudVendorDataAction | None = None
+
+    @model_validator(mode="after")
+    def _some_tickets(self) -> Self:
+        if self.tickets is None and self.random is None:
+            raise ValueError("give tickets or random: an order reserves at least one ticket")
+        if self.vendor_data is not None and ACTION_REFERENCE_KEY in (self.vendor_data.raw or {}):
+            raise ValueError(f"vendor_data.raw.{ACTION_REFERENCE_KEY} is set by ordersync")
+        if self.vendor_data is not None and len(self.vendor_data.raw or {}) >= RAW_MAX_KEYS:
+            raise ValueError(f"vendor_data.raw: at most {RAW_MAX_KEYS - 1} keys (ordersync adds one)")
+        return self
+
+    def create_body(self, reference: str) -> dict[str, Any]:
+        """The POST body, with ``reference`` (the action id) in ``vendor_data.raw``."""
+        vendor = self.vendor_data.model_dump(exclude_none=True) if self.vendor_data else {}
+        vendor["raw"] = dict(vendor.get("raw", {})) | {ACTION_REFERENCE_KEY: reference}
+        body: dict[str, Any] = {"event": self.event, **self.reservation_body(), "vendor_data": vendor}
+        if self.all_or_nothing is not None:
+            body["all_or_nothing"] = self.all_or_nothing
+        return body
+
+
+class TicketscloudReservationChange(_Reservation):
+    """``PATCH`` of the reservation: ``tickets`` or ``random`` is the whole desired state (every ticket that should
+    stay), and ``tariffs`` (``{ticket id: tariff id}``); at least one."""
+
+    tariffs: dict[str, str] | None = Field(default=None, min_length=1, description="`{ticket id: tariff id}`")
+
+    @field_validator("tariffs")
+    @classmethod
+    def _tariff_ids(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is not None:
+            for ticket, tariff in value.items():
+                if not re.fullmatch(OBJECT_ID_PATTERN, ticket) or not re.fullmatch(OBJECT_ID_PATTERN, tariff):
+                    raise ValueError(f"tariffs: {ticket!r}: {tariff!r} must map a ticket id to a tariff id")
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if self.tickets is None and self.random is None and self.tariffs is None:
+            raise ValueError("give tickets, random or tariffs")
+        return self
+
+    def patch_body(self) -> dict[str, Any]:
+        body = self.reservation_body()
+        if self.tariffs is not None:
+            body["tariffs"] = dict(self.tariffs)
+        return body
+
+
+class TicketscloudStatusChange(BaseModel):
+    """Finish (``done``: the barcodes appear) or cancel (``cancelled``) an order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: Literal["done", "cancelled"]
+
+
+class TicketscloudRefundCreate(BaseModel):
+    """A refund request of some tickets of a ``done`` order (the order is the route's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    culprit: Literal["user", "org"]
+    tickets: list[ObjectId] = Field(min_length=1, max_length=MAX_TICKETS_PER_REQUEST)
+    requested_at: UtcDatetime | None = Field(default=None, description="When the buyer asked (default: now)")
+
+    @field_validator("tickets")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("tickets must not repeat a ticket id")
+        return value
+
+
+class TicketscloudRefundDecision(BaseModel):
+    """Approve or reject a refund request."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: Literal["approved", "rejected"]
+
+
+class TicketscloudRefundDecisionAction(TicketscloudRefundDecision):
+    """The queued payload of a decision: the request's id (the route's) and the status."""
+
+    refund_id: ObjectId
