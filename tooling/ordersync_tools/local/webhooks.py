@@ -17,10 +17,11 @@ from typing import Any
 
 import httpx
 
+from ordersync.sync.events import ChangeType
 from ordersync.webhooks.signing import new_secret, sign_event
 from ordersync_tools.local.resources import client
 
-CHANGE_EVENT_TYPES = ("Order Created", "Order Changed", "Order Status Changed")
+CHANGE_EVENT_TYPES = tuple(change.value for change in ChangeType)  # as the template's default subscription
 FAULT_NAMES = frozenset({"lost", "repeated", "repeat_times", "out_of_order", "delay_seconds", "bad_secret"})
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 """Seconds between the attempts of one delivery (EventBridge retries with backoff for up to 24 hours)."""
