@@ -13,7 +13,6 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ordersync.api.authorizer import authorize
 from ordersync.composition import client_repository
 from ordersync.tracing import LazyTracer
 
@@ -25,4 +24,6 @@ tracer = LazyTracer()  # Powertools' Tracer; it imports the X-Ray SDK on first u
 @tracer.capture_lambda_handler
 @event_source(data_class=APIGatewayAuthorizerRequestEvent)
 def lambda_handler(event: APIGatewayAuthorizerRequestEvent, context: LambdaContext) -> dict[str, Any]:
+    from ordersync.api.authorizer import authorize  # its pydantic models are built on the first call
+
     return authorize(event, client_repository())
