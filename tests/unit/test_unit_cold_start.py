@@ -42,6 +42,7 @@ DEFERRED = (
     "pydantic.main",
     "aws_lambda_powertools.utilities.parser",
     "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.data_classes",
 )
 """Imported on the first invocation that needs them, never at a handler's import."""
 
