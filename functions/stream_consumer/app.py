@@ -72,7 +72,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 @cache
 def processor() -> BatchProcessor:
-    """Built on the first batch: Powertools' batch utility imports its parser's pydantic models."""
+    """Built on the first batch, not at import. Imported then, before any pydantic model (the record handler
+    imports them), Powertools' batch utility also skips its parser's models, which it imports for type hints only
+    when ``pydantic`` is already loaded."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 
     return BatchProcessor(event_type=EventType.DynamoDBStreams)
