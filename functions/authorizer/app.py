@@ -7,13 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.data_classes import event_source
-from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
-    APIGatewayAuthorizerRequestEvent,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ordersync.api.authorizer import authorize
 from ordersync.composition import client_repository
 from ordersync.tracing import LazyTracer
 
@@ -23,6 +18,13 @@ tracer = LazyTracer()  # Powertools' Tracer; it imports the X-Ray SDK on first u
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@event_source(data_class=APIGatewayAuthorizerRequestEvent)
-def lambda_handler(event: APIGatewayAuthorizerRequestEvent, context: LambdaContext) -> dict[str, Any]:
-    return authorize(event, client_repository())
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Imported on the first call: Powertools' data classes package (what ``event_source`` would import at this
+    # module's import) and the authorizer's pydantic models. The event is wrapped as ``event_source`` does.
+    from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+        APIGatewayAuthorizerRequestEvent,
+    )
+
+    from ordersync.api.authorizer import authorize
+
+    return authorize(APIGatewayAuthorizerRequestEvent(event), client_repository())

@@ -12,16 +12,17 @@ line of the invocation carries as its correlation id, retries of one execution i
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ordersync.composition import poll_orders, poll_refunds
-from ordersync.models import Platform
-from ordersync.sync.engine import PollReport
 from ordersync.sync.telemetry import NAMESPACE, record_poll_metrics
 from ordersync.tracing import LazyTracer
+
+if TYPE_CHECKING:
+    from ordersync.sync.engine import PollReport
 
 logger = Logger()
 tracer = LazyTracer()  # Powertools' Tracer; it imports the X-Ray SDK on first use, not here
@@ -36,6 +37,8 @@ class PollFailedError(RuntimeError):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from ordersync.models import Platform  # its pydantic models are built on the first call, not at import
+
     platform = Platform(os.environ["PLATFORM"])
     refunds = event.get("target") == "refunds"
     target = "refunds" if refunds else "orders"

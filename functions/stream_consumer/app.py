@@ -8,30 +8,33 @@ request id, for deduplication).
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ordersync.composition import change_events, event_publisher
-from ordersync.models import utc_now
-from ordersync.sync.events import lag_seconds, record_to_refund_events
 from ordersync.sync.telemetry import NAMESPACE
 from ordersync.tracing import LazyTracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 logger = Logger()
 tracer = LazyTracer()  # Powertools' Tracer; it imports the X-Ray SDK on first use, not here
 metrics = Metrics(namespace=NAMESPACE)
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 _lags: dict[str, list[float]] = {}
 """Lag of each event published in the current batch, by platform (metrics are flushed per platform)."""
 
 
 @tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> None:
+    from ordersync.models import utc_now
+    from ordersync.sync.events import lag_seconds, record_to_refund_events
+
     change = change_events()(record)
     events = ([] if change is None else [change]) + record_to_refund_events(record)
     if not events:
@@ -56,13 +59,25 @@ def record_handler(record: DynamoDBRecord) -> None:
 # Metrics are flushed per platform by ``_flush_lag_metrics`` (one dimension set each), not by ``log_metrics``.
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     _lags.clear()
     try:
         return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
+            event=event, record_handler=record_handler, processor=processor(), context=context
         )
     finally:
         _flush_lag_metrics()
+
+
+@cache
+def processor() -> BatchProcessor:
+    """Built on the first batch, not at import. Imported then, before any pydantic model (the record handler
+    imports them), Powertools' batch utility also skips its parser's models, which it imports for type hints only
+    when ``pydantic`` is already loaded."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def _flush_lag_metrics() -> None:

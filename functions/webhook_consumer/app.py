@@ -9,7 +9,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ordersync.aws.webhook_queue import parse_hint
 from ordersync.composition import webhook_consumer
 from ordersync.webhooks.telemetry import NAMESPACE
 
@@ -20,6 +19,8 @@ metrics = Metrics(namespace=NAMESPACE)
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from ordersync.aws.webhook_queue import parse_hint  # its pydantic model is built on the first call
+
     hints = []
     for record in event.get("Records", []):
         hint = parse_hint(str(record.get("body", "")))

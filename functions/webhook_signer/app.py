@@ -12,7 +12,6 @@ import json
 import time
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -29,6 +28,8 @@ _events: Any = None
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     global _events  # noqa: PLW0603 - one client per container
     if _events is None:
+        import boto3  # on the first call: boto3 is not imported at the handler's import
+
         _events = boto3.client("events")
     delivery = sign_event(event, subscriber_secret(), timestamp=int(time.time()))
     detail = {"headers": delivery.headers, "body": json.loads(delivery.body)}

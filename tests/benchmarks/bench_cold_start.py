@@ -38,7 +38,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILT_LAYER = ROOT / ".aws-sam" / "build" / "OrdersyncLayer" / "python"
-HANDLERS = ("poller", "status_poller", "stream_consumer", "api", "authorizer", "action_worker")
+HANDLERS = (
+    "poller",
+    "status_poller",
+    "stream_consumer",
+    "api",
+    "authorizer",
+    "action_worker",
+    "action_reconciler",
+    "webhook_receiver",
+    "webhook_consumer",
+    "webhook_signer",
+)
 FLOOR = "import boto3, httpx, pydantic, aws_lambda_powertools"
 
 ENVIRONMENT = {
@@ -55,6 +66,9 @@ ENVIRONMENT = {
     "IDEMPOTENCY_TABLE": "idempotency",
     "ACTIONS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/actions.fifo",
     "EVENT_BUS_NAME": "orders",
+    "WEBHOOK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/webhook-hints.fifo",
+    "TICKETSCLOUD_WEBHOOK_SECRET_NAME": "ordersync/dev/ticketscloud-webhook",
+    "SUBSCRIBER_SECRET_NAME": "ordersync/dev/subscriber",
     "POWERTOOLS_SERVICE_NAME": "ordersync",
     "POWERTOOLS_METRICS_NAMESPACE": "ordersync",
     "POWERTOOLS_LOG_LEVEL": "INFO",

@@ -14,9 +14,6 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from ordersync.config import Settings, settings
-from ordersync.models import Platform
-
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
@@ -30,6 +27,8 @@ if TYPE_CHECKING:
     from ordersync.aws.event_publisher import EventPublisher
     from ordersync.aws.orders_repository import OrderRepository
     from ordersync.aws.poll_state_repository import PollStateRepository
+    from ordersync.config import Settings
+    from ordersync.models import Platform
     from ordersync.platform_port import PlatformClient, PlatformProfile
     from ordersync.sync.engine import PollReport
     from ordersync.sync.events import ChangeEvent
@@ -61,6 +60,24 @@ __all__ = [
     "webhook_consumer",
     "webhook_receiver",
 ]
+
+
+def settings() -> Settings:
+    """The process-wide settings (``ordersync.config.settings``: read once per container). Imported on the first
+    call, so that importing this module builds no pydantic model: a handler's cold start pays for them only when
+    its first invocation needs them."""
+    from ordersync import config
+
+    return config.settings()
+
+
+def __getattr__(name: str) -> Any:
+    """``Settings``, still importable from here, imported when asked for."""
+    if name == "Settings":
+        from ordersync.config import Settings
+
+        return Settings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def configured_platforms() -> list[Platform]:
@@ -268,7 +285,10 @@ def _typed_client(platform: Platform) -> Any:
 
 def reset() -> None:
     """Forget the settings and everything built from them (tests that change the environment call this)."""
-    for cached in (settings, metrics, order_repository, poll_state_repository, event_publisher, client_repository):
+    from ordersync import config
+
+    config.settings.cache_clear()
+    for cached in (metrics, order_repository, poll_state_repository, event_publisher, client_repository):
         cached.cache_clear()
     change_events.cache_clear()
     api.cache_clear()
