@@ -242,6 +242,16 @@ class InMemoryActions:
             self.actions[action_id] = updated
             return updated
 
+    def begin_attempt(
+        self, action_id: str, *, now: datetime, overdue_at: datetime | None = None, max_attempts: int
+    ) -> tuple[Action, Action] | None:
+        with self.lock:
+            before = self.actions.get(action_id)
+        if before is None or before.budget_from or before.budget_spent(max_attempts):
+            return None
+        after = self.start_attempt(action_id, now=now, overdue_at=overdue_at)
+        return None if after is None else (before, after)
+
     def finish(self, action_id: str, state: ActionState, *, now: datetime, **changes: Any) -> Action | None:
         with self.lock:
             action = self.actions.get(action_id)

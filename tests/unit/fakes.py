@@ -525,6 +525,18 @@ class FakeActionStore:
             ),
         )
 
+    def begin_attempt(
+        self, action_id: str, *, now: datetime, overdue_at: datetime | None = None, max_attempts: int
+    ) -> tuple[Action, Action] | None:
+        """As ``ActionRepository``: refused (``None``) unless open, not dead-lettered, in its first budget
+        (``budget_from`` 0) with attempts left."""
+        with self._lock:
+            before = self.actions.get(action_id)
+        if before is None or before.budget_from or before.budget_spent(max_attempts):
+            return None
+        after = self.start_attempt(action_id, now=now, overdue_at=overdue_at)
+        return None if after is None else (before, after)
+
     def finish(
         self,
         action_id: str,

@@ -155,6 +155,38 @@ def test_a_successful_action_is_recorded_with_its_summary_and_its_order_saved(
     assert orders.stored(answered).version == 1
 
 
+def test_a_fresh_delivery_is_started_without_reading_the_action_first(
+    acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner, store: FakeActionStore
+) -> None:
+    action = accept_order_action(acceptor)
+    runner.default = lambda _: ActionOutcome(summary={"order_status": "pending"}, order=order(ORDER_ID))
+    store.fail_get = AssertionError("read the action before starting it")
+
+    done = applier.apply(action.to_message())
+
+    assert (done.state, done.attempts) == (ActionState.SUCCEEDED, 1)
+
+
+def test_an_order_that_cannot_be_stored_leaves_the_action_succeeded(
+    acceptor: ActionAcceptor,
+    applier: ActionApplier,
+    runner: FakeActionRunner,
+    orders: FakeOrderStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    action = accept_order_action(acceptor)
+    runner.default = lambda _: ActionOutcome(summary={"order_status": "pending"}, order=order(ORDER_ID))
+
+    def unavailable(*_: object, **__: object) -> None:
+        raise RuntimeError("table unavailable")
+
+    monkeypatch.setattr(orders, "save_changed", unavailable)
+
+    done = applier.apply(action.to_message())
+
+    assert (done.state, done.attempts) == (ActionState.SUCCEEDED, 1)
+
+
 def test_promocode_errors_of_a_successful_answer_are_kept_on_the_action(
     acceptor: ActionAcceptor, applier: ActionApplier, runner: FakeActionRunner
 ) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -120,9 +121,21 @@ class ActionApplier:
         self.queue = queue
         self.clock = clock
         self.metrics = metrics
+        self._order_writer: ThreadPoolExecutor | None = None
 
     def apply(self, message: ActionMessage) -> Action:
-        """Apply one delivery of an action. Raises ``RetryLaterError`` when the queue should deliver it again."""
+        """Apply one delivery of an action. Raises ``RetryLaterError`` when the queue should deliver it again.
+
+        The common delivery (an open action with attempts left) is marked running in one conditional write that
+        also returns what it was; anything else (final, dead-lettered, missing, a redriven budget) is read first."""
+        now = self.clock()
+        begun = self.store.begin_attempt(
+            message.action_id, now=now, overdue_at=self.budget.overdue_at(now), max_attempts=self.budget.max_attempts
+        )
+        if begun is not None:
+            before, running = begun
+            unknown = before.outcome_unknown or before.state is ActionState.RUNNING  # a worker died mid-call
+            return self._attempt(message, running, check_first=unknown, started_at=now)
         existing = self._record(message)
         if existing.state.is_final or existing.state is ActionState.DEAD_LETTERED:
             logger.info("action already final: acknowledged without calling the platform", extra=_log(message))
@@ -187,7 +200,24 @@ class ActionApplier:
         sent_at: datetime,
         confirmed_by_read: bool,
     ) -> Action:
-        self._save_order(outcome.order, message, sent_at=sent_at)
+        if outcome.order is None or self.orders is None:
+            return self._record_success(action, message, outcome, confirmed_by_read=confirmed_by_read)
+        saving = self._saver().submit(self._save_order, outcome.order, message, sent_at=sent_at)
+        try:
+            return self._record_success(action, message, outcome, confirmed_by_read=confirmed_by_read)
+        finally:
+            saving.result()  # the order is stored (or its failure logged) before the group's next action
+
+    def _saver(self) -> ThreadPoolExecutor:
+        """One thread that stores the platform's answer while the action's outcome is written: the two writes
+        are independent (a failed order write never repeats the action), so they need not wait for each other."""
+        if self._order_writer is None:
+            self._order_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="order-writer")
+        return self._order_writer
+
+    def _record_success(
+        self, action: Action, message: ActionMessage, outcome: ActionOutcome, *, confirmed_by_read: bool
+    ) -> Action:
         count(self.metrics, ActionMetric.SUCCEEDED)
         if confirmed_by_read:
             count(self.metrics, ActionMetric.CONFIRMED_BY_READ)

@@ -25,6 +25,13 @@ class ActionStore(Protocol):
 
     def start_attempt(self, action_id: str, *, now: datetime, overdue_at: datetime | None = None) -> Action | None: ...
 
+    def begin_attempt(
+        self, action_id: str, *, now: datetime, overdue_at: datetime | None = None, max_attempts: int
+    ) -> tuple[Action, Action] | None:
+        """``start_attempt`` in one write when the action is open with attempts left in its first budget: the
+        action before and after; ``None`` when it cannot tell so (the applier then reads the action)."""
+        ...
+
     def finish(
         self,
         action_id: str,

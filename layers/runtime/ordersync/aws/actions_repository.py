@@ -60,6 +60,58 @@ class ActionRepository(DynamoDBRepository):
             refuse_dead_lettered=True,
         )
 
+    def begin_attempt(
+        self, action_id: str, *, now: datetime, overdue_at: datetime | None = None, max_attempts: int
+    ) -> tuple[Action, Action] | None:
+        """``start_attempt`` without reading the action first: one conditional ``UpdateItem`` (``ReturnValues``
+        ``ALL_OLD``) that marks it running and counts the attempt only if it exists, is open, is not
+        dead-lettered and has attempts left in a first budget (``budget_from`` 0). The action before and after;
+        ``None`` when refused (the caller then reads it: a redriven budget, a final action, a missing record)."""
+        values: dict[str, Any] = {
+            "state": ActionState.RUNNING.value,
+            "started_at": to_iso(now),
+            "updated_at": to_iso(now),
+        } | _open_values(overdue_at)
+        names = {f"#{name}": name for name in values} | {"#budget_from": "budget_from", "#attempts": "attempts"}
+        expression = "SET " + ", ".join(f"#{name} = :{name}" for name in values)
+        if overdue_at is not None:
+            expression += ", #open_platform = #platform"
+            names["#open_platform"], names["#platform"] = "open_platform", "platform"
+        attribute_values: dict[str, Any] = {f":{name}": value for name, value in values.items()}
+        attribute_values |= {":one": 1, ":zero": 0, ":max_attempts": max_attempts}
+        attribute_values[":succeeded"], attribute_values[":failed"] = _FINAL
+        attribute_values[":dead_lettered"] = ActionState.DEAD_LETTERED.value
+        names["#state"] = "state"
+        condition = (
+            "attribute_exists(action_id) AND NOT #state IN (:succeeded, :failed) AND #state <> :dead_lettered"
+            " AND (attribute_not_exists(#budget_from) OR #budget_from = :zero)"
+            " AND (attribute_not_exists(#attempts) OR #attempts < :max_attempts)"
+        )
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name,
+                Key={"action_id": {"S": action_id}},
+                UpdateExpression=expression + " ADD #attempts :one",
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(attribute_values),
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if is_conditional_check_failure(error):
+                return None
+            raise
+        before = _from_item(response["Attributes"])
+        changes: dict[str, Any] = {
+            "state": ActionState.RUNNING,
+            "started_at": now,
+            "updated_at": now,
+            "attempts": before.attempts + 1,
+        }
+        if overdue_at is not None:
+            changes["overdue_at"] = overdue_at
+        return before, before.model_copy(update=changes)
+
     def finish(
         self,
         action_id: str,
