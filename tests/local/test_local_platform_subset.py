@@ -44,10 +44,13 @@ def test_a_runtime_without_ecards_polls_the_others_refuses_ecards_actions_and_sh
             timeout=30,
         )
         monkeypatch.chdir(checkout)  # the CLI finds the running runtime from here, without flags
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # as in a user's shell: no endpoint of an earlier test
         shown_code = main(["state", "show", "ticketscloud"])
         shown = capsys.readouterr().out
         json_code = main(["state", "show", "ticketscloud", "--json"])
-        shown_json = json.loads(capsys.readouterr().out)
+        printed = capsys.readouterr()
+        assert json_code == 0, printed.err
+        shown_json = json.loads(printed.out)
         ecards_code = main(["state", "show", "ecards"])
         ecards_err = capsys.readouterr().err
 
